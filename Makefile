@@ -1,0 +1,45 @@
+# The two set-up commands: `make run` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+RUNTIME := $(VENV)/.runtime-installed
+DEV := $(VENV)/.dev-installed
+
+.PHONY: run test lint format bench clean
+
+$(RUNTIME): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	touch $@
+
+$(DEV): $(RUNTIME) requirements-dev.txt
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $@
+
+## run: install, create instance/ (config + random dev password) if missing, serve on 127.0.0.1:8000
+run: $(RUNTIME)
+	$(BIN)/python -m app config init --print-usage
+	set -a && . instance/dev.env && set +a && \
+	CONNECTOR_CONFIG=$${CONNECTOR_CONFIG:-instance/connector.toml} \
+	exec $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+## test: install dev tools and run the whole test suite
+test: $(DEV)
+	$(BIN)/python -m pytest -q
+
+lint: $(DEV)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check app tests
+	$(BIN)/mypy
+
+format: $(DEV)
+	$(BIN)/ruff format app tests
+	$(BIN)/ruff check --fix .
+
+## bench: side-by-side throughput/latency figures (takes a few minutes)
+bench: $(DEV)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,43 @@
+"""The Entra API connector service: application factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response
+from werkzeug.exceptions import HTTPException
+
+from app import logs
+from app.auth import Authenticator
+from app.config import Config, load_config
+from app.services import Services
+from app.web.problem import problem
+
+
+def create_app(config: Config | None = None, **overrides: Any) -> Flask:
+    """Wire configuration, authentication, rules and blueprints; no logic lives here."""
+    logs.configure()
+    if config is None:
+        config = load_config()
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(overrides)
+    services = Services(config=config, authenticator=Authenticator(config.auth))
+    app.extensions["connector"] = services
+
+    from app.web import connector, health, openapi
+
+    app.register_blueprint(connector.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(openapi.bp)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        return problem(exc.code or 500)
+
+    for warning in config.warnings:
+        logs.event(logging.WARNING, "config.warning", message=warning)
+    logs.event(logging.INFO, "app.started", config=config.source,
+               environment=config.environment, auth_methods=list(config.auth.methods))
+    return app
+

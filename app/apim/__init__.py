@@ -1,0 +1,1 @@
+"""The API Management policy bundle: settings from `[apim]`, identities, rendering, command line."""

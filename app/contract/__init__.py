@@ -1,0 +1,1 @@
+"""The Entra contracts: parse requests into SignupRequest, render Decisions as answers."""

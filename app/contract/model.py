@@ -1,0 +1,95 @@
+"""The parsed, normalised request the rules see, whichever contract it arrived by."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from types import MappingProxyType
+
+Value = str | bool | int
+
+
+class Step(Enum):
+    POST_FEDERATION_SIGNUP = "post-federation-signup"
+    POST_ATTRIBUTE_COLLECTION = "post-attribute-collection"
+    PRE_TOKEN_ISSUANCE = "pre-token-issuance"
+    ATTRIBUTE_COLLECTION_START = "attribute-collection-start"
+    ATTRIBUTE_COLLECTION_SUBMIT = "attribute-collection-submit"
+    UNKNOWN = "unknown"
+
+    @property
+    def allows_validation_error(self) -> bool:
+        return self in (Step.POST_ATTRIBUTE_COLLECTION, Step.ATTRIBUTE_COLLECTION_SUBMIT)
+
+
+# B2C's `step` values, case-insensitively; one B2C page spells the token step differently.
+_B2C_STEPS = {
+    "postfederationsignup": Step.POST_FEDERATION_SIGNUP,
+    "postattributecollection": Step.POST_ATTRIBUTE_COLLECTION,
+    "pretokenissuance": Step.PRE_TOKEN_ISSUANCE,
+    "pretokenapplicationclaims": Step.PRE_TOKEN_ISSUANCE,
+}
+
+
+def step_from_body(value: str) -> Step:
+    return _B2C_STEPS.get(value.strip().lower(), Step.UNKNOWN)
+
+
+# Claims named like Graph user properties; anything else is a custom attribute on output.
+BUILTIN_CLAIMS = frozenset({
+    "email", "displayName", "givenName", "surname", "jobTitle", "streetAddress", "city",
+    "postalCode", "state", "country", "objectId", "ui_locales", "client_id", "step",
+    "identities", "mobilePhone", "companyName", "department", "officeLocation",
+})
+_ALIASES = {"lastName": "surname", "clientId": "client_id"}
+_EXTENSION = re.compile(r"^extension_(?:[0-9a-fA-F]{32}_)?(.+)$")
+_ISSUER_ALIASES = {"google.com": "google", "facebook.com": "facebook"}
+
+
+def normalise_claim_name(name: str) -> str:
+    """`lastName` -> `surname`, `clientId` -> `client_id`, `extension_<id>_X` -> `X`."""
+    name = name.strip()
+    m = _EXTENSION.match(name)
+    if m:
+        return m.group(1)
+    return _ALIASES.get(name, name)
+
+
+def normalise_issuer(issuer: str) -> str:
+    """`google.com` and `google` (and likewise facebook) are the same identity provider."""
+    value = issuer.strip().lower().rstrip(".")
+    return _ISSUER_ALIASES.get(value, value)
+
+
+@dataclass(frozen=True)
+class Identity:
+    sign_in_type: str
+    issuer: str  # normalised
+    issuer_assigned_id: str
+
+
+@dataclass(frozen=True)
+class SignupRequest:
+    step: Step
+    email: str | None = None
+    email_domain: str | None = None
+    identities: tuple[Identity, ...] = ()
+    locale: str | None = None
+    client_id: str | None = None
+    object_id: str | None = None
+    # Every scalar claim by normalised short name (custom attributes without their prefix).
+    attributes: Mapping[str, Value] = field(default_factory=lambda: MappingProxyType({}))
+    # Short names that arrived as extension_* custom attributes.
+    custom: frozenset[str] = frozenset()
+    # Attribute types as the caller declared them (authentication-extension contract).
+    attribute_types: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def identity_provider(self) -> str | None:
+        """The federated provider if any, else the first identity's issuer."""
+        for identity in self.identities:
+            if identity.sign_in_type.lower() == "federated":
+                return identity.issuer
+        return self.identities[0].issuer if self.identities else None

@@ -1,0 +1,67 @@
+"""Structured JSON logging: one line per event, nothing secret, no full email address."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+LOGGER_NAME = "connector"
+log = logging.getLogger(LOGGER_NAME)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "event": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if fields:
+            entry.update(fields)
+        if record.exc_info and record.exc_info[0] is not None:
+            # Type and message only: a traceback's locals could carry request data.
+            exc = record.exc_info[1]
+            entry["error"] = f"{record.exc_info[0].__name__}: {str(exc)[:300]}"
+            entry["where"] = _where(record.exc_info[2])
+        return json.dumps(entry, separators=(",", ":"), default=str)
+
+
+def _where(tb: Any) -> str:
+    last = None
+    while tb is not None:
+        last = tb
+        tb = tb.tb_next
+    if last is None:
+        return ""
+    code = last.tb_frame.f_code
+    return f"{code.co_filename.rsplit('/', 1)[-1]}:{last.tb_lineno}:{code.co_name}"
+
+
+def configure(level: str = "INFO") -> None:
+    """Idempotent: one JSON handler on the project logger, writing to stderr."""
+    if any(getattr(h, "_connector", False) for h in log.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    handler._connector = True  # type: ignore[attr-defined]
+    log.addHandler(handler)
+    log.setLevel(level)
+    log.propagate = False
+
+
+def event(level: int, name: str, /, **fields: Any) -> None:
+    if log.isEnabledFor(level):
+        log.log(level, name, extra={"fields": fields})
+
+
+def mask_email(email: str | None) -> str | None:
+    """`j***@contoso.com`: enough to correlate a support ticket, not enough to identify."""
+    if not email:
+        return None
+    local, _, domain = email.rpartition("@")
+    return f"{local[:1]}***@{domain}" if local else "***"

@@ -1,0 +1,1 @@
+"""Sign-up rules: pure functions of the parsed request, the configuration and the store."""

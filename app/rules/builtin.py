@@ -1,0 +1,92 @@
+"""The store-free rules: email domains, identity providers, attributes, claim enrichment."""
+
+from __future__ import annotations
+
+import re
+
+from app.config.model import AttributeRule, Config
+from app.contract.model import SignupRequest, Value
+from app.decision import Decision
+from app.rules.common import applies, text
+
+
+def email_domains(request: SignupRequest, config: Config) -> Decision | None:
+    rule = config.rules.email_domains
+    if not rule.active or not applies(rule.steps, request.step):
+        return None
+    domain = request.email_domain
+    if domain is None:
+        if rule.require_email:
+            return Decision.block("email_domains.missing",
+                                  text("email_required", request, config))
+        return None
+    if rule.deny.match(domain, rule.include_subdomains) is not None:
+        return Decision.block("email_domains.deny",
+                              text("email_domain_blocked", request, config, rule.message))
+    if len(rule.allow) and rule.allow.match(domain, rule.include_subdomains) is None:
+        return Decision.block("email_domains.allow",
+                              text("email_domain_blocked", request, config, rule.message))
+    return None
+
+
+def identity_providers(request: SignupRequest, config: Config) -> Decision | None:
+    rule = config.rules.identity_providers
+    if not rule.active or not applies(rule.steps, request.step):
+        return None
+    provider = request.identity_provider
+    if provider is not None and provider in rule.deny:
+        return Decision.block("identity_providers.deny",
+                              text("identity_provider_blocked", request, config, rule.message))
+    if rule.allow and (provider is None or provider not in rule.allow):
+        return Decision.block("identity_providers.allow",
+                              text("identity_provider_blocked", request, config, rule.message))
+    return None
+
+
+def _as_text(value: Value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def attribute_problem(rule: AttributeRule, value: Value | None) -> str | None:
+    """Why the value breaks the rule, or None; the reason is for the log, not the user."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return "missing" if rule.required else None
+    raw = _as_text(value)
+    if rule.min_length is not None and len(raw) < rule.min_length:
+        return "too short"
+    if rule.max_length is not None and len(raw) > rule.max_length:
+        return "too long"
+    if rule.allowed is not None and raw not in rule.allowed:
+        return "not an allowed value"
+    if rule.pattern is not None and re.fullmatch(rule.pattern, raw) is None:
+        return "does not match the pattern"
+    return None
+
+
+def attributes(request: SignupRequest, config: Config) -> Decision | None:
+    for rule in config.rules.attributes:
+        if not applies(rule.steps, request.step):
+            continue
+        problem = attribute_problem(rule, request.attributes.get(rule.name))
+        if problem is not None:
+            message = text("attribute_invalid", request, config, rule.message)
+            return Decision.invalid(f"attributes.{rule.name}.{problem.replace(' ', '_')}",
+                                    message, {rule.name: message})
+    return None
+
+
+def enrichment(request: SignupRequest, config: Config) -> dict[str, Value]:
+    """Claims to set (when absent) or override on Continue."""
+    claims: dict[str, Value] = {}
+    for rule in config.rules.claims:
+        if not applies(rule.steps, request.step):
+            continue
+        if rule.when_email_domains:
+            domain = request.email_domain or ""
+            if not any(domain == d or domain.endswith("." + d) for d in rule.when_email_domains):
+                continue
+        if rule.override or rule.name not in request.attributes:
+            claims[rule.name] = rule.value
+    return claims
