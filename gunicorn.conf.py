@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from app.gunicorn_hooks import (  # noqa: E402
+from app.gunicorn_hooks import (
     on_reload,
     on_starting,
     ssl_context,

@@ -37,7 +37,11 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
 
     for warning in config.warnings:
         logs.event(logging.WARNING, "config.warning", message=warning)
-    logs.event(logging.INFO, "app.started", config=config.source,
-               environment=config.environment, auth_methods=list(config.auth.methods))
+    logs.event(
+        logging.INFO,
+        "app.started",
+        config=config.source,
+        environment=config.environment,
+        auth_methods=list(config.auth.methods),
+    )
     return app
-

@@ -11,9 +11,7 @@ from app.errors import ConnectorError
 
 # Each module exposes `register(subparsers)`, adding one command group whose
 # leaf parsers set `func(args) -> int`.
-_GROUPS = (
-    "app.config.cli",
-)
+_GROUPS = ("app.config.cli",)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -30,8 +30,9 @@ class Decision:
     retryable: bool = False
 
     @classmethod
-    def proceed(cls, claims: Mapping[str, str | bool | int] | None = None,
-                rule: str = "default") -> Decision:
+    def proceed(
+        cls, claims: Mapping[str, str | bool | int] | None = None, rule: str = "default"
+    ) -> Decision:
         return cls(Action.CONTINUE, rule, claims=MappingProxyType(dict(claims or {})))
 
     @classmethod
@@ -39,7 +40,12 @@ class Decision:
         return cls(Action.BLOCK, rule, message)
 
     @classmethod
-    def invalid(cls, rule: str, message: str,
-                attribute_errors: Mapping[str, str] | None = None) -> Decision:
-        return cls(Action.VALIDATION_ERROR, rule, message,
-                   attribute_errors=MappingProxyType(dict(attribute_errors or {})))
+    def invalid(
+        cls, rule: str, message: str, attribute_errors: Mapping[str, str] | None = None
+    ) -> Decision:
+        return cls(
+            Action.VALIDATION_ERROR,
+            rule,
+            message,
+            attribute_errors=MappingProxyType(dict(attribute_errors or {})),
+        )

@@ -10,8 +10,7 @@ from typing import Any
 from app.config import load_config
 from app.errors import ConfigError
 
-_CLIENT_CERT = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL,
-                "required": ssl.CERT_REQUIRED}
+_CLIENT_CERT = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
 
 
 def tls_settings(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -24,12 +23,15 @@ def tls_settings(environ: Mapping[str, str]) -> dict[str, Any]:
         sys.exit("error: CONNECTOR_TLS_CERT is set but CONNECTOR_TLS_KEY is not")
     mode = environ.get("CONNECTOR_TLS_CLIENT_CERT", "none").lower()
     if mode not in _CLIENT_CERT:
-        sys.exit(f"error: CONNECTOR_TLS_CLIENT_CERT: expected required, optional or none, "
-                 f"got {mode!r}")
+        sys.exit(
+            f"error: CONNECTOR_TLS_CLIENT_CERT: expected required, optional or none, got {mode!r}"
+        )
     ca = environ.get("CONNECTOR_TLS_CLIENT_CA")
     if mode != "none" and not ca:
-        sys.exit("error: CONNECTOR_TLS_CLIENT_CERT needs CONNECTOR_TLS_CLIENT_CA (the PEM "
-                 "bundle client certificates are accepted from)")
+        sys.exit(
+            "error: CONNECTOR_TLS_CLIENT_CERT needs CONNECTOR_TLS_CLIENT_CA (the PEM "
+            "bundle client certificates are accepted from)"
+        )
     settings: dict[str, Any] = {"certfile": cert, "keyfile": key, "cert_reqs": _CLIENT_CERT[mode]}
     if ca:
         settings["ca_certs"] = ca
@@ -39,8 +41,9 @@ def tls_settings(environ: Mapping[str, str]) -> dict[str, Any]:
 _cached: ssl.SSLContext | None = None
 
 
-def ssl_context(config: Any, default_ssl_context_factory: Callable[[], ssl.SSLContext]
-                ) -> ssl.SSLContext:
+def ssl_context(
+    config: Any, default_ssl_context_factory: Callable[[], ssl.SSLContext]
+) -> ssl.SSLContext:
     """One context per worker (gunicorn builds one per connection), TLS 1.2 minimum."""
     global _cached  # noqa: PLW0603 - a per-process cache is the point
     if _cached is None:

@@ -11,8 +11,7 @@ from gunicorn.glogging import Logger
 
 
 class JsonLogger(Logger):  # type: ignore[misc]
-    def access(self, resp: Any, req: Any, environ: dict[str, Any],
-               request_time: timedelta) -> None:
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: timedelta) -> None:
         if not (self.cfg.accesslog or self.cfg.logconfig or self.cfg.syslog):
             return
         entry = {
@@ -25,8 +24,9 @@ class JsonLogger(Logger):  # type: ignore[misc]
             "status": resp.status_code if hasattr(resp, "status_code") else resp.status,
             "bytes": getattr(resp, "sent", None),
             "ms": round(request_time.total_seconds() * 1000, 3),
-            "correlation_id": next((v for k, v in resp.headers
-                                    if k.lower() == "x-correlation-id"), None),
+            "correlation_id": next(
+                (v for k, v in resp.headers if k.lower() == "x-correlation-id"), None
+            ),
         }
         try:
             self.access_log.info(json.dumps(entry, separators=(",", ":")))

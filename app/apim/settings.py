@@ -87,7 +87,7 @@ class ApimSettings:
     gateway_auth: tuple[str, ...]
     gateway_basic_named_values: tuple[str, ...]
     max_body_bytes: int
-    allowed_ips: tuple[ipaddress.IPv4Network, ...]
+    allowed_ips: tuple[str, ...]  # normalised IPv4 CIDRs (strings: config check prints them)
     certificate_checks: CertificateChecks
     rate_limit: RateLimit
     backend: Backend
@@ -102,16 +102,23 @@ def parse_apim(table: Table, certificate: CertificateAuthConfig) -> ApimSettings
     gateway_auth = table.str_list("gateway_auth", ("certificate",))
     for i, method in enumerate(gateway_auth):
         if method not in GATEWAY_AUTH:
-            raise table.error(f"gateway_auth[{i}]", f"expected 'certificate' or 'basic', got "
-                              f"{method!r}")
+            raise table.error(
+                f"gateway_auth[{i}]", f"expected 'certificate' or 'basic', got {method!r}"
+            )
     if not gateway_auth or len(set(gateway_auth)) != len(gateway_auth):
-        raise table.error("gateway_auth", "expected 'certificate' and/or 'basic', each once: "
-                          "the gateway must authenticate its callers")
+        raise table.error(
+            "gateway_auth",
+            "expected 'certificate' and/or 'basic', each once: "
+            "the gateway must authenticate its callers",
+        )
     basic_values = table.str_list("gateway_basic_named_values")
     if "basic" in gateway_auth:
         if not basic_values:
-            raise table.error("gateway_basic_named_values", "missing: 'basic' is in "
-                              "gateway_auth, name the named value(s) holding the credential")
+            raise table.error(
+                "gateway_basic_named_values",
+                "missing: 'basic' is in "
+                "gateway_auth, name the named value(s) holding the credential",
+            )
         for i, name in enumerate(basic_values):
             _check_named_value(table, f"gateway_basic_named_values[{i}]", name)
     max_body = table.int("max_body_bytes", 65536, 1, MAX_CONTENT_BYTES)
@@ -146,43 +153,54 @@ def check_against_certificate(settings: ApimSettings, certificate: CertificateAu
         return
     identities = gateway_identities(certificate, source)
     if not identities.identities:
-        raise ConfigError(f"{source}: apim.gateway_auth: 'certificate' needs at least one "
-                          "identity: set auth.certificate thumbprints, pin_files, subjects or "
-                          "issuers")
+        raise ConfigError(
+            f"{source}: apim.gateway_auth: 'certificate' needs at least one "
+            "identity: set auth.certificate thumbprints, pin_files, subjects or "
+            "issuers"
+        )
     trust = settings.certificate_checks.validate_trust
     if identities.needs_trust and not trust:
-        raise ConfigError(f"{source}: apim.client_certificate.validate_trust: false, but "
-                          "auth.certificate subjects/issuers are gateway identities and anyone "
-                          "can make a certificate with a given name; set it to true (the CA "
-                          "uploaded to APIM) or identify callers by pinned thumbprints only")
+        raise ConfigError(
+            f"{source}: apim.client_certificate.validate_trust: false, but "
+            "auth.certificate subjects/issuers are gateway identities and anyone "
+            "can make a certificate with a given name; set it to true (the CA "
+            "uploaded to APIM) or identify callers by pinned thumbprints only"
+        )
     if trust and certificate.ca_bundle and settings.tier in NO_CA_UPLOAD_TIERS:
-        raise ConfigError(f"{source}: apim.client_certificate.validate_trust: tier "
-                          f"{settings.tier!r} cannot hold CA certificates, so trust validation "
-                          "against the private CA of auth.certificate.ca_bundle always fails; "
-                          "pin thumbprints and set validate_trust = false, or use a classic "
-                          "tier (developer, basic, standard, premium)")
+        raise ConfigError(
+            f"{source}: apim.client_certificate.validate_trust: tier "
+            f"{settings.tier!r} cannot hold CA certificates, so trust validation "
+            "against the private CA of auth.certificate.ca_bundle always fails; "
+            "pin thumbprints and set validate_trust = false, or use a classic "
+            "tier (developer, basic, standard, premium)"
+        )
 
 
 def _check_named_value(table: Table, key: str, name: str) -> None:
     if not name:
         raise table.error(key, "missing: expected the name of an APIM named value")
     if len(name) > 256 or not _NAMED_VALUE.match(name):
-        raise table.error(key, f"expected a named value name of letters, digits, '.', '_' and "
-                          f"single '-' (no '--', no leading or trailing '-'), got {name!r}")
+        raise table.error(
+            key,
+            f"expected a named value name of letters, digits, '.', '_' and "
+            f"single '-' (no '--', no leading or trailing '-'), got {name!r}",
+        )
 
 
-def _allowed_ips(table: Table) -> tuple[ipaddress.IPv4Network, ...]:
+def _allowed_ips(table: Table) -> tuple[str, ...]:
     networks = []
     for i, text in enumerate(table.str_list("allowed_ips")):
         try:
             net = ipaddress.ip_network(text, strict=False)
         except ValueError as exc:
-            raise table.error(f"allowed_ips[{i}]", f"expected an IPv4 address or CIDR, got "
-                              f"{text!r}") from exc
+            raise table.error(
+                f"allowed_ips[{i}]", f"expected an IPv4 address or CIDR, got {text!r}"
+            ) from exc
         if not isinstance(net, ipaddress.IPv4Network):
-            raise table.error(f"allowed_ips[{i}]", f"expected IPv4 (APIM's ip-filter), got "
-                              f"{text!r}")
-        networks.append(net)
+            raise table.error(
+                f"allowed_ips[{i}]", f"expected IPv4 (APIM's ip-filter), got {text!r}"
+            )
+        networks.append(str(net))
     return tuple(networks)
 
 
@@ -201,8 +219,11 @@ def _rate_limit(t: Table, tier: str) -> RateLimit:
     supported = tier in RATE_LIMIT_TIERS
     enabled = t.bool("enabled", supported)
     if enabled and not supported:
-        raise t.error("enabled", f"tier {tier!r} has no rate-limit-by-key; set it to false "
-                      "(limit the caller elsewhere) or choose another tier")
+        raise t.error(
+            "enabled",
+            f"tier {tier!r} has no rate-limit-by-key; set it to false "
+            "(limit the caller elsewhere) or choose another tier",
+        )
     limit = RateLimit(
         enabled=enabled,
         calls=t.int("calls", 600, 1, 1_000_000),
@@ -216,11 +237,15 @@ def _backend(t: Table) -> Backend:
     url = t.str("url", "")
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
-        raise t.error("url", f"expected the app's https:// URL without query or fragment, "
-                      f"got {url!r}")
+        raise t.error(
+            "url", f"expected the app's https:// URL without query or fragment, got {url!r}"
+        )
     if not t.has("auth"):
-        raise t.error("auth", "missing: expected 'basic' or 'certificate' (how the gateway "
-                      "authenticates itself to the app)")
+        raise t.error(
+            "auth",
+            "missing: expected 'basic' or 'certificate' (how the gateway "
+            "authenticates itself to the app)",
+        )
     auth = t.choice("auth", BACKEND_AUTH, "")
     certificate_id = t.opt_str("certificate_id")
     username = t.opt_str("username_named_value")
@@ -228,46 +253,75 @@ def _backend(t: Table) -> Backend:
     t.done()
     if auth == "certificate":
         if not certificate_id:
-            raise t.error("certificate_id", "missing: auth = 'certificate' needs the id of the "
-                          "APIM certificate (Key Vault-backed) the gateway presents")
+            raise t.error(
+                "certificate_id",
+                "missing: auth = 'certificate' needs the id of the "
+                "APIM certificate (Key Vault-backed) the gateway presents",
+            )
         if not _ENTITY_ID.match(certificate_id):
-            raise t.error("certificate_id", f"expected an APIM certificate id (letters, digits, "
-                          f"'.', '_' and single '-', at most 80), got {certificate_id!r}")
+            raise t.error(
+                "certificate_id",
+                f"expected an APIM certificate id (letters, digits, "
+                f"'.', '_' and single '-', at most 80), got {certificate_id!r}",
+            )
         return Backend(url=url.rstrip("/"), auth=auth, certificate_id=certificate_id)
     for key, name in (("username_named_value", username), ("password_named_value", password)):
         _check_named_value(t, key, name or "")
-    return Backend(url=url.rstrip("/"), auth=auth, username_named_value=username,
-                   password_named_value=password)
+    return Backend(
+        url=url.rstrip("/"), auth=auth, username_named_value=username, password_named_value=password
+    )
 
 
 def _key_vault_secrets(t: Table) -> dict[str, str]:
     mapping = {}
-    for name in t.keys():
+    names = t.keys()  # a Table, not a dict: keys() is its listing
+    for name in names:
         secret = t.str(name)
         if not _KEY_VAULT_SECRET.match(secret):
-            raise t.error(name, f"expected a Key Vault secret name (letters, digits, '-', at "
-                          f"most 127), got {secret!r}")
+            raise t.error(
+                name,
+                f"expected a Key Vault secret name (letters, digits, '-', at "
+                f"most 127), got {secret!r}",
+            )
         mapping[name] = secret
     t.done()
     return mapping
 
 
-def _named_values(basic_values: tuple[str, ...], backend: Backend, secret_names: dict[str, str],
-                  table: Table) -> tuple[NamedValue, ...]:
+def _named_values(
+    basic_values: tuple[str, ...], backend: Backend, secret_names: dict[str, str], table: Table
+) -> tuple[NamedValue, ...]:
     entries: list[tuple[str, str, bool, str]] = []  # (config key, name, secret, description)
     for i, name in enumerate(basic_values):
-        entries.append((f"gateway_basic_named_values[{i}]", name, True,
-                        "Credential callers present at the gateway: base64 of "
-                        "'username:password', the text after 'Basic ' in their Authorization "
-                        "header (list two during a rotation)"))
-    if backend.auth == "basic":
-        assert backend.username_named_value and backend.password_named_value
-        entries.append(("backend.username_named_value", backend.username_named_value, False,
-                        "Username the gateway sends to the app (authentication-basic); one of "
-                        "the app's [[auth.basic.credentials]] usernames"))
-        entries.append(("backend.password_named_value", backend.password_named_value, True,
-                        "Password the gateway sends to the app (authentication-basic); the "
-                        "secret behind that credential's password_env"))
+        entries.append(
+            (
+                f"gateway_basic_named_values[{i}]",
+                name,
+                True,
+                "Credential callers present at the gateway: base64 of "
+                "'username:password', the text after 'Basic ' in their Authorization "
+                "header (list two during a rotation)",
+            )
+        )
+    if backend.auth == "basic" and backend.username_named_value and backend.password_named_value:
+        entries.append(
+            (
+                "backend.username_named_value",
+                backend.username_named_value,
+                False,
+                "Username the gateway sends to the app (authentication-basic); one of "
+                "the app's [[auth.basic.credentials]] usernames",
+            )
+        )
+        entries.append(
+            (
+                "backend.password_named_value",
+                backend.password_named_value,
+                True,
+                "Password the gateway sends to the app (authentication-basic); the "
+                "secret behind that credential's password_env",
+            )
+        )
     seen: dict[str, str] = {}
     named = []
     for key, name, secret, description in entries:
@@ -278,11 +332,15 @@ def _named_values(basic_values: tuple[str, ...], backend: Backend, secret_names:
         if secret:
             vault_name = secret_names.get(name, name)
             if not _KEY_VAULT_SECRET.match(vault_name):
-                raise table.error(key, f"{name!r} is not a valid Key Vault secret name; map it "
-                                  f"in apim.key_vault_secrets")
+                raise table.error(
+                    key,
+                    f"{name!r} is not a valid Key Vault secret name; map it "
+                    f"in apim.key_vault_secrets",
+                )
         named.append(NamedValue(name, secret, description, vault_name))
     for name in secret_names:
         if name not in {n.name for n in named if n.secret}:
-            raise table.error(f"key_vault_secrets.{name}", "not a secret named value this "
-                              "bundle references")
+            raise table.error(
+                f"key_vault_secrets.{name}", "not a secret named value this bundle references"
+            )
     return tuple(named)

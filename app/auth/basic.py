@@ -69,10 +69,14 @@ class BasicAuth:
         self.realm = config.realm
         entries = []
         for c in config.credentials:
-            entries.append(_Entry(
-                c.username, _digest(c.username.encode("utf-8")),
-                _digest(c.password.reveal().encode("utf-8")) if c.password else None,
-                parse_password_hash(c.password_hash) if c.password_hash else None))
+            entries.append(
+                _Entry(
+                    c.username,
+                    _digest(c.username.encode("utf-8")),
+                    _digest(c.password.reveal().encode("utf-8")) if c.password else None,
+                    parse_password_hash(c.password_hash) if c.password_hash else None,
+                )
+            )
         self._entries = tuple(entries)
         hashed = [e.password_hash for e in entries if e.password_hash is not None]
         # A dummy with the same cost as a real one, for user names that match nothing. (4)
@@ -113,8 +117,7 @@ class BasicAuth:
         if cached is not None:  # (4)
             return cached
         target = entry.password_hash if entry is not None else self._dummy
-        assert target is not None
-        ok = target.verify(password)
+        ok = target is not None and target.verify(password)
         if entry is None or not ok:
             return None
         if len(self._verified) >= _CACHE_LIMIT:

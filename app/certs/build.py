@@ -34,10 +34,11 @@ class CertificateSpec:
 
 @dataclass(frozen=True)
 class Issuer:
-    """A CA certificate with its private key."""
+    """A CA certificate with its private key, and the chain above it (to ship in a .pfx)."""
 
     cert: x509.Certificate
     key: SigningKey
+    chain: tuple[x509.Certificate, ...]  # cert first, then any certificates above it
 
 
 def parse_subject(text: str) -> x509.Name:
@@ -155,8 +156,11 @@ def _authority_key_id(issuer: Issuer | None, key: SigningKey) -> x509.AuthorityK
     return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
 
 
-def check_issuer(cert: x509.Certificate, key: SigningKey, where: str, now: datetime) -> Issuer:
-    """An Issuer when `cert` is a currently valid CA certificate and `key` is its key."""
+def check_issuer(
+    certs: Sequence[x509.Certificate], key: SigningKey, where: str, now: datetime
+) -> Issuer:
+    """An Issuer when `certs[0]` is a currently valid CA certificate and `key` is its key."""
+    cert = certs[0]
     try:
         constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
         is_ca = constraints.ca
@@ -171,4 +175,4 @@ def check_issuer(cert: x509.Certificate, key: SigningKey, where: str, now: datet
             f"{where} is not valid now: valid {cert.not_valid_before_utc:%Y-%m-%d} to "
             f"{cert.not_valid_after_utc:%Y-%m-%d}"
         )
-    return Issuer(cert, key)
+    return Issuer(cert, key, tuple(certs))

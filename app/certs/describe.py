@@ -64,7 +64,11 @@ class CertInfo:
             "not_after": self.not_after.isoformat(),
             "days_left": self.days_left,
             "state": self.state,
-            "key": {"algorithm": self.key.algorithm, "size": self.key.size, "curve": self.key.curve},
+            "key": {
+                "algorithm": self.key.algorithm,
+                "size": self.key.size,
+                "curve": self.key.curve,
+            },
             "key_usage": list(self.key_usage) if self.key_usage is not None else None,
             "extended_key_usage": (
                 list(self.extended_key_usage) if self.extended_key_usage is not None else None
@@ -87,12 +91,18 @@ class CertInfo:
             ("subject", self.subject or "(empty)"),
             ("issuer", f"{self.issuer} (self-signed)" if self.self_signed else self.issuer),
             ("serial", self.serial),
-            ("valid", f"{self.not_before:%Y-%m-%d %H:%M} to {self.not_after:%Y-%m-%d %H:%M} UTC "
-             f"({left})"),
+            (
+                "valid",
+                f"{self.not_before:%Y-%m-%d %H:%M} to {self.not_after:%Y-%m-%d %H:%M} UTC ({left})",
+            ),
             ("key", str(self.key)),
             ("key usage", ", ".join(self.key_usage) if self.key_usage is not None else "(none)"),
-            ("EKU", ", ".join(self.extended_key_usage) if self.extended_key_usage is not None
-             else "(no extension: any use)"),
+            (
+                "EKU",
+                ", ".join(self.extended_key_usage)
+                if self.extended_key_usage is not None
+                else "(no extension: any use)",
+            ),
             ("SAN", ", ".join(self.san) if self.san is not None else "(none)"),
             ("CA", "yes" if self.is_ca else "no"),
             ("SHA-1", f"{self.sha1} (the thumbprint the Azure portal shows)"),
@@ -151,8 +161,11 @@ def _key_usage(cert: x509.Certificate) -> tuple[str, ...] | None:
         return None
     names = [name for attr, name in _KEY_USAGES if getattr(usage, attr)]
     if usage.key_agreement:
-        names += [n for a, n in (("encipher_only", "encipherOnly"), ("decipher_only",
-                  "decipherOnly")) if getattr(usage, a)]
+        names += [
+            n
+            for a, n in (("encipher_only", "encipherOnly"), ("decipher_only", "decipherOnly"))
+            if getattr(usage, a)
+        ]
     return tuple(names)
 
 
@@ -167,8 +180,12 @@ def _san(cert: x509.Certificate) -> tuple[str, ...] | None:
     san = _extension(cert, x509.SubjectAlternativeName)
     if san is None:
         return None
-    prefixes = {x509.DNSName: "DNS", x509.IPAddress: "IP", x509.RFC822Name: "email",
-                x509.UniformResourceIdentifier: "URI"}
+    prefixes: dict[type, str] = {
+        x509.DNSName: "DNS",
+        x509.IPAddress: "IP",
+        x509.RFC822Name: "email",
+        x509.UniformResourceIdentifier: "URI",
+    }
     return tuple(
         f"{prefixes.get(type(entry), type(entry).__name__)}:{entry.value}" for entry in san
     )

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -13,11 +12,12 @@ from typing import Any
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from app.certs.describe import CertInfo, describe_certificate
 from app.certs.fileio import CertificateFileError, read_file
 from app.certs.keys import KeyInfo, describe_key, public_bytes
-from app.certs.password import read_password
+from app.certs.password import password_available, read_password
 from app.certs.pfx import open_pfx
 from app.certs.pfx_encryption import PfxEncryption, analyse_pfx
 from app.certs.x509util import load_certificate_file
@@ -45,17 +45,17 @@ class InspectReport:
     certificates: tuple[CertInfo, ...]
     key: KeyReport | None
     pfx: PfxEncryption | None
+    opened: bool = True  # False: a .pfx read without its password (encryption only)
     notes: tuple[str, ...] = ()
 
-    @property
-    def pfx_opened(self) -> bool:
-        return self.pfx is not None and not any("password" in n for n in self.notes)
+    def _has_key(self) -> bool | None:
+        return self.key is not None if self.opened else None
 
     def verdict(self) -> str | None:
         """Entra's verdict for a .pfx, None for other formats."""
         if self.pfx is None:
             return None
-        return self.pfx.verdict(has_key=self.key is not None if self.pfx_opened else None)
+        return self.pfx.verdict(has_key=self._has_key())
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready dict (the --json output)."""
@@ -77,12 +77,12 @@ class InspectReport:
                 "matches_certificate": self.key.matches,
             }
         if self.pfx:
-            has_key = self.key is not None if self.pfx_opened else None
+            has_key = self._has_key()
             result["pkcs12"] = {
                 "bags": [vars(bag) for bag in self.pfx.bags],
                 "mac": self.pfx.mac,
                 "mac_iterations": self.pfx.mac_iterations,
-                "opened": self.pfx_opened,
+                "opened": self.opened,
                 "problems": list(self.pfx.problems(has_key=has_key)),
                 "entra_accepts": not self.pfx.problems(has_key=has_key),
                 "verdict": self.verdict(),
@@ -130,16 +130,18 @@ def inspect_file(
                 f"{where} is not a certificate file: expected PEM, DER or PKCS#12 (.pfx/.p12)"
             ) from None
         return _inspect_pfx(data, where, environ, password_env, now)
-    return InspectReport(where, "DER", tuple(describe_certificate(c, now) for c in certs), None, None)
+    return InspectReport(
+        where, "DER", tuple(describe_certificate(c, now) for c in certs), None, None
+    )
 
 
 def _inspect_pfx(
     data: bytes, where: str, environ: Mapping[str, str], password_env: str, now: datetime
 ) -> InspectReport:
     encryption = analyse_pfx(data, where)  # needs no password
-    if password_env not in environ and not (sys.stdin and sys.stdin.isatty()):
+    if not password_available(password_env, environ):
         note = f"certificates not shown: set {password_env} to the .pfx password to see them"
-        return InspectReport(where, "PKCS#12", (), None, encryption, (note,))
+        return InspectReport(where, "PKCS#12", (), None, encryption, False, (note,))
     password = read_password(password_env, environ, prompt=f"Password for {where}")
     loaded = open_pfx(data, password, where)
     certs = ([loaded.cert.certificate] if loaded.cert else []) + [
@@ -174,17 +176,14 @@ def _inspect_pem(data: bytes, where: str, now: datetime) -> InspectReport:
     return InspectReport(where, "PEM", infos, key, None)
 
 
-def _load_plain_key(data: bytes, where: str) -> object:
+def _load_plain_key(data: bytes, where: str) -> PrivateKeyTypes:
     try:
         return serialization.load_pem_private_key(data, None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise ToolError(f"{where} holds a damaged or unsupported private key") from exc
 
 
-def _key_report(key: Any, certs: list[x509.Certificate]) -> KeyReport:
-    public: Callable[[], Any] = key.public_key
-    mine = public_bytes(public())
-    matches = next(
-        (i for i, c in enumerate(certs) if public_bytes(c.public_key()) == mine), None
-    )
+def _key_report(key: PrivateKeyTypes, certs: list[x509.Certificate]) -> KeyReport:
+    mine = public_bytes(key.public_key())
+    matches = next((i for i, c in enumerate(certs) if public_bytes(c.public_key()) == mine), None)
     return KeyReport(describe_key(key), False, matches)

@@ -5,5 +5,4 @@ from __future__ import annotations
 from app.config.loader import config_path, load_config, normalise_thumbprint, parse_config
 from app.config.model import Config, Secret
 
-__all__ = ["Config", "Secret", "config_path", "load_config", "normalise_thumbprint",
-           "parse_config"]
+__all__ = ["Config", "Secret", "config_path", "load_config", "normalise_thumbprint", "parse_config"]

@@ -21,20 +21,28 @@ def register(sub: Any) -> None:
     group = sub.add_parser("config", help="configuration: check, hash-password, init")
     cmds = group.add_subparsers(dest="command", required=True, metavar="COMMAND")
     check = cmds.add_parser("check", help="validate the configuration and print it redacted")
-    check.add_argument("--config", help="TOML file (default: $CONNECTOR_CONFIG or "
-                                        "instance/connector.toml)")
+    check.add_argument(
+        "--config", help="TOML file (default: $CONNECTOR_CONFIG or instance/connector.toml)"
+    )
     check.set_defaults(func=_check)
-    hp = cmds.add_parser("hash-password", help="make a password_hash for [[auth.basic."
-                                               "credentials]] (password from env or prompt)")
+    hp = cmds.add_parser(
+        "hash-password",
+        help="make a password_hash for [[auth.basic.credentials]] (password from env or prompt)",
+    )
     hp.add_argument("--algorithm", choices=("scrypt", "pbkdf2_sha256"), default="scrypt")
-    hp.add_argument("--password-env", default="CONNECTOR_BASIC_PASSWORD",
-                    help="environment variable holding the password (else prompt)")
+    hp.add_argument(
+        "--password-env",
+        default="CONNECTOR_BASIC_PASSWORD",
+        help="environment variable holding the password (else prompt)",
+    )
     hp.set_defaults(func=_hash_password)
-    init = cmds.add_parser("init", help="create a development configuration and password "
-                                        "if missing")
+    init = cmds.add_parser(
+        "init", help="create a development configuration and password if missing"
+    )
     init.add_argument("--dir", default="instance")
-    init.add_argument("--print-usage", action="store_true",
-                      help="print how to call the development service")
+    init.add_argument(
+        "--print-usage", action="store_true", help="print how to call the development service"
+    )
     init.set_defaults(func=_init)
 
 
@@ -79,7 +87,8 @@ deny = ["mailinator.com", "example.invalid"]
 [[rules.attributes]]
 name = "postalCode"
 pattern = "^[0-9]{5}$"
-message = { en = "Please enter a valid postal code.", fr = "Veuillez saisir un code postal valide." }
+message = { en = "Please enter a valid postal code.", \
+fr = "Veuillez saisir un code postal valide." }
 """
 
 

@@ -43,8 +43,10 @@ from app.rules.messages import DEFAULTS
 DEFAULT_PATH = "instance/connector.toml"
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _HEX = re.compile(r"^[0-9a-f]+$")
-_APP_ID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
-                     r"[0-9a-fA-F]{12}$")
+_APP_ID = re.compile(
+    r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
+    r"[0-9a-fA-F]{12}$"
+)
 _MIN_API_KEY = 16
 _MIN_HASH_KEY = 32
 
@@ -54,16 +56,17 @@ def config_path(environ: Mapping[str, str] | None = None) -> Path:
     return Path(env.get("CONNECTOR_CONFIG") or DEFAULT_PATH)
 
 
-def load_config(path: str | Path | None = None,
-                environ: Mapping[str, str] | None = None) -> Config:
+def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Load and validate the configuration; raise ConfigError naming file, key and problem."""
     env = os.environ if environ is None else environ
     file = Path(path) if path is not None else config_path(env)
     try:
         raw = file.read_bytes()
     except FileNotFoundError as exc:
-        raise ConfigError(f"{file}: configuration file not found (set CONNECTOR_CONFIG, or "
-                          f"run `make run` once to create a development one)") from exc
+        raise ConfigError(
+            f"{file}: configuration file not found (set CONNECTOR_CONFIG, or "
+            f"run `make run` once to create a development one)"
+        ) from exc
     except OSError as exc:
         raise ConfigError(f"{file}: cannot read configuration: {exc.strerror}") from exc
     try:
@@ -75,19 +78,21 @@ def load_config(path: str | Path | None = None,
     return parse_config(data, str(file), env)
 
 
-def parse_config(data: Mapping[str, object], source: str,
-                 environ: Mapping[str, str]) -> Config:
+def parse_config(data: Mapping[str, object], source: str, environ: Mapping[str, str]) -> Config:
     """Validate an already-parsed TOML document (tests build these from dicts)."""
     root = Table(data, "", source)
     warnings: list[str] = []
     environment = root.choice("environment", ENVIRONMENTS, "production")
     app_id = root.str("extensions_app_id", "")
     if app_id and not _APP_ID.match(app_id):
-        raise root.error("extensions_app_id", f"expected the b2c-extensions-app application id "
-                         f"(a GUID, dashes optional) or \"\", got {app_id!r}")
+        raise root.error(
+            "extensions_app_id",
+            f"expected the b2c-extensions-app application id "
+            f'(a GUID, dashes optional) or "", got {app_id!r}',
+        )
     version = root.str("version", "1.0.0")
     if not version:
-        raise root.error("version", "expected a non-empty contract version such as \"1.0.0\"")
+        raise root.error("version", 'expected a non-empty contract version such as "1.0.0"')
     auth = _auth(root.table("auth"), environment, environ, warnings)
     rules = _rules(root.table("rules"), environ)
     messages = _messages(root.table("messages"))
@@ -97,41 +102,61 @@ def parse_config(data: Mapping[str, object], source: str,
     limits_t.done()
     apim = _apim(root, auth.certificate)
     root.done()
-    return Config(source=source, environment=environment,
-                  extensions_app_id=app_id.replace("-", "").lower(), version=version, auth=auth,
-                  rules=rules, messages=messages, store=store, limits=limits, apim=apim,
-                  warnings=tuple(warnings))
+    return Config(
+        source=source,
+        environment=environment,
+        extensions_app_id=app_id.replace("-", "").lower(),
+        version=version,
+        auth=auth,
+        rules=rules,
+        messages=messages,
+        store=store,
+        limits=limits,
+        apim=apim,
+        warnings=tuple(warnings),
+    )
 
 
-def _auth(t: Table, environment: str, environ: Mapping[str, str],
-          warnings: list[str]) -> AuthConfig:
+def _auth(
+    t: Table, environment: str, environ: Mapping[str, str], warnings: list[str]
+) -> AuthConfig:
     methods = t.str_list("methods")
     for i, method in enumerate(methods):
         if method not in AUTH_METHODS:
-            raise t.error(f"methods[{i}]", f"expected one of {', '.join(AUTH_METHODS)}, "
-                          f"got {method!r}")
+            raise t.error(
+                f"methods[{i}]", f"expected one of {', '.join(AUTH_METHODS)}, got {method!r}"
+            )
     if len(set(methods)) != len(methods):
         raise t.error("methods", "lists a method twice")
     if not methods:
-        raise t.error("methods", "no authentication method: at least one of basic, certificate, "
-                      "entra_token is required (fail closed)")
+        raise t.error(
+            "methods",
+            "no authentication method: at least one of basic, certificate, "
+            "entra_token is required (fail closed)",
+        )
     production = environment == "production"
     if "none" in methods:
         if production:
-            raise t.error("methods", "\"none\" disables authentication and is refused in "
-                          "production")
-        warnings.append("auth.methods includes \"none\": ANY caller is accepted "
-                        "(development only)")
+            raise t.error("methods", '"none" disables authentication and is refused in production')
+        warnings.append('auth.methods includes "none": ANY caller is accepted (development only)')
     if set(methods) <= {"api_key", "none"} and "api_key" in methods and production:
-        raise t.error("methods", "api_key alone is for development only; combine it with basic "
-                      "or certificate in production")
+        raise t.error(
+            "methods",
+            "api_key alone is for development only; combine it with basic "
+            "or certificate in production",
+        )
     basic = _basic(t.table("basic"), "basic" in methods, environ)
     certificate = _certificate(t.table("certificate"), "certificate" in methods, warnings)
     api_key = _api_key(t.table("api_key"), "api_key" in methods, environ)
     entra_token = _entra_token(t.table("entra_token"), "entra_token" in methods)
     t.done()
-    return AuthConfig(methods=methods, basic=basic, certificate=certificate, api_key=api_key,
-                      entra_token=entra_token)
+    return AuthConfig(
+        methods=methods,
+        basic=basic,
+        certificate=certificate,
+        api_key=api_key,
+        entra_token=entra_token,
+    )
 
 
 def _basic(t: Table, enabled: bool, environ: Mapping[str, str]) -> BasicAuthConfig:
@@ -142,8 +167,10 @@ def _basic(t: Table, enabled: bool, environ: Mapping[str, str]) -> BasicAuthConf
     for c in t.table_list("credentials"):
         username = c.str("username")
         if not username or ":" in username or any(ord(ch) < 32 for ch in username):
-            raise c.error("username", "expected a non-empty user name without ':' or control "
-                          "characters (RFC 7617)")
+            raise c.error(
+                "username",
+                "expected a non-empty user name without ':' or control characters (RFC 7617)",
+            )
         env_name = c.opt_str("password_env")
         encoded = c.opt_str("password_hash")
         if (env_name is None) == (encoded is None):
@@ -152,8 +179,11 @@ def _basic(t: Table, enabled: bool, environ: Mapping[str, str]) -> BasicAuthConf
         if env_name is not None and enabled:
             value = environ.get(env_name, "")
             if not value:
-                raise c.error("password_env", f"environment variable {env_name} is unset or "
-                              f"empty (no default credentials, ever)")
+                raise c.error(
+                    "password_env",
+                    f"environment variable {env_name} is unset or "
+                    f"empty (no default credentials, ever)",
+                )
             secret = Secret(value)
         if encoded is not None:
             try:
@@ -163,8 +193,11 @@ def _basic(t: Table, enabled: bool, environ: Mapping[str, str]) -> BasicAuthConf
         c.done()
         credentials.append(BasicCredential(username, secret, encoded, env_name))
     if enabled and not credentials:
-        raise t.error("credentials", "basic is enabled in auth.methods but no "
-                      "[[auth.basic.credentials]] entry is configured")
+        raise t.error(
+            "credentials",
+            "basic is enabled in auth.methods but no "
+            "[[auth.basic.credentials]] entry is configured",
+        )
     t.done()
     return BasicAuthConfig(credentials=tuple(credentials), realm=realm)
 
@@ -173,8 +206,10 @@ def normalise_thumbprint(text: str) -> str:
     """Lower-case hex of a SHA-1 (40) or SHA-256 (64) thumbprint; any case, ':' or spaces."""
     value = re.sub(r"[\s:]", "", text).lower()
     if not _HEX.match(value) or len(value) not in (40, 64):
-        raise ConfigError(f"expected a SHA-1 (40 hex digits) or SHA-256 (64 hex digits) "
-                          f"thumbprint, got {text[:80]!r}")
+        raise ConfigError(
+            f"expected a SHA-1 (40 hex digits) or SHA-256 (64 hex digits) "
+            f"thumbprint, got {text[:80]!r}"
+        )
     return value
 
 
@@ -182,20 +217,24 @@ def _certificate(t: Table, enabled: bool, warnings: list[str]) -> CertificateAut
     sources = t.str_list("sources", ("tls",))
     for i, s in enumerate(sources):
         if s not in CERT_SOURCES:
-            raise t.error(f"sources[{i}]", f"expected \"tls\" or \"forwarded\", got {s!r}")
+            raise t.error(f"sources[{i}]", f'expected "tls" or "forwarded", got {s!r}')
     if enabled and not sources:
-        raise t.error("sources", "expected at least one of \"tls\", \"forwarded\"")
+        raise t.error("sources", 'expected at least one of "tls", "forwarded"')
     header = t.str("forwarded_header", "X-ARR-ClientCert")
     if not _HEADER_NAME.match(header):
-        raise t.error("forwarded_header", f"expected an HTTP header name made of letters, "
-                      f"digits and '-' (gunicorn drops names with '_'), got {header!r}")
+        raise t.error(
+            "forwarded_header",
+            f"expected an HTTP header name made of letters, "
+            f"digits and '-' (gunicorn drops names with '_'), got {header!r}",
+        )
     proxies = t.str_list("trusted_proxies")
     for i, p in enumerate(proxies):
         try:
             ipaddress.ip_network(p, strict=False)
         except ValueError as exc:
-            raise t.error(f"trusted_proxies[{i}]", f"expected an IP address or CIDR, got "
-                          f"{p!r}") from exc
+            raise t.error(
+                f"trusted_proxies[{i}]", f"expected an IP address or CIDR, got {p!r}"
+            ) from exc
     any_peer = t.bool("trust_forwarded_from_any_peer", False)
     thumbprints = []
     for i, tp in enumerate(t.str_list("thumbprints")):
@@ -215,24 +254,40 @@ def _certificate(t: Table, enabled: bool, warnings: list[str]) -> CertificateAut
     skew = t.int("clock_skew_seconds", 300, 0, 3600)
     t.done()
     if enabled and not (thumbprints or pin_files or ca_bundle):
-        raise t.error("thumbprints", "certificate is enabled but neither thumbprints, pin_files "
-                      "nor ca_bundle is set: an empty pin list would accept any certificate")
+        raise t.error(
+            "thumbprints",
+            "certificate is enabled but neither thumbprints, pin_files "
+            "nor ca_bundle is set: an empty pin list would accept any certificate",
+        )
     if (subjects or issuers) and not ca_bundle:
         raise t.error("subjects", "subjects/issuers constrain chain validation and need ca_bundle")
     if enabled and "forwarded" in sources:
         if any_peer:
-            warnings.append("auth.certificate.trust_forwarded_from_any_peer = true: the "
-                            f"{header} header is believed from ANY peer; safe only if the app "
-                            "cannot be reached except through the front end")
+            warnings.append(
+                "auth.certificate.trust_forwarded_from_any_peer = true: the "
+                f"{header} header is believed from ANY peer; safe only if the app "
+                "cannot be reached except through the front end"
+            )
         elif not proxies:
-            raise t.error("trusted_proxies", "sources includes \"forwarded\" but no trusted "
-                          "proxy is listed: the header would never be believed (list the front "
-                          "end's addresses, or set trust_forwarded_from_any_peer)")
+            raise t.error(
+                "trusted_proxies",
+                'sources includes "forwarded" but no trusted '
+                "proxy is listed: the header would never be believed (list the front "
+                "end's addresses, or set trust_forwarded_from_any_peer)",
+            )
     return CertificateAuthConfig(
-        sources=sources, forwarded_header=header, trusted_proxies=proxies,
-        trust_forwarded_from_any_peer=any_peer, thumbprints=tuple(thumbprints),
-        ca_bundle=ca_bundle, subjects=subjects, issuers=issuers, expiry_warning_days=warn_days,
-        clock_skew_seconds=skew, pin_files=pin_files)
+        sources=sources,
+        forwarded_header=header,
+        trusted_proxies=proxies,
+        trust_forwarded_from_any_peer=any_peer,
+        thumbprints=tuple(thumbprints),
+        ca_bundle=ca_bundle,
+        subjects=subjects,
+        issuers=issuers,
+        expiry_warning_days=warn_days,
+        clock_skew_seconds=skew,
+        pin_files=pin_files,
+    )
 
 
 def _api_key(t: Table, enabled: bool, environ: Mapping[str, str]) -> ApiKeyConfig:
@@ -245,20 +300,23 @@ def _api_key(t: Table, enabled: bool, environ: Mapping[str, str]) -> ApiKeyConfi
         if not values:
             raise t.error("keys_env", f"environment variable {keys_env} is unset or empty")
         if any(len(k) < _MIN_API_KEY for k in values):
-            raise t.error("keys_env", f"every key in {keys_env} must have at least "
-                          f"{_MIN_API_KEY} characters")
+            raise t.error(
+                "keys_env", f"every key in {keys_env} must have at least {_MIN_API_KEY} characters"
+            )
         keys = tuple(Secret(k) for k in values)
     return ApiKeyConfig(keys_env=keys_env, keys=keys)
 
 
 def _entra_token(t: Table, enabled: bool) -> EntraTokenConfig:
     cfg = EntraTokenConfig(
-        tenant_id=t.str("tenant_id", ""), audience=t.str("audience", ""),
-        issuer=t.str("issuer", ""), jwks_file=t.str("jwks_file", ""),
+        tenant_id=t.str("tenant_id", ""),
+        audience=t.str("audience", ""),
+        issuer=t.str("issuer", ""),
+        jwks_file=t.str("jwks_file", ""),
         jwks_url=t.str("jwks_url", ""),
-        allowed_client_ids=t.str_list("allowed_client_ids",
-                                      EntraTokenConfig().allowed_client_ids),
-        leeway_seconds=t.int("leeway_seconds", 60, 0, 600))
+        allowed_client_ids=t.str_list("allowed_client_ids", EntraTokenConfig().allowed_client_ids),
+        leeway_seconds=t.int("leeway_seconds", 60, 0, 600),
+    )
     t.done()
     if enabled:
         if not _APP_ID.match(cfg.tenant_id):
@@ -286,8 +344,9 @@ def _message(t: Table, key: str = "message") -> Messages:
         return {"*": value}
     if isinstance(value, dict) and value and all(isinstance(v, str) for v in value.values()):
         return dict(value)
-    raise t.error(key, "expected a string or a table of language = \"text\" "
-                  "(e.g. { en = \"...\", fr = \"...\" })")
+    raise t.error(
+        key, 'expected a string or a table of language = "text" (e.g. { en = "...", fr = "..." })'
+    )
 
 
 def _domains(t: Table, key: str) -> tuple[str, ...]:
@@ -301,7 +360,22 @@ def _domains(t: Table, key: str) -> tuple[str, ...]:
 
 
 def _rules(t: Table, environ: Mapping[str, str]) -> RulesConfig:
-    ed = t.table("email_domains")
+    rules = RulesConfig(
+        email_domains=_email_rule(t.table("email_domains")),
+        identity_providers=_idp_rule(t.table("identity_providers")),
+        attributes=tuple(_attribute_rule(a) for a in t.table_list("attributes")),
+        claims=tuple(_claim_rule(c) for c in t.table_list("claims")),
+        invitations=(
+            _invitation_rule(t.table("invitations"), environ)
+            if t.has("invitations")
+            else InvitationRule()
+        ),
+    )
+    t.done()
+    return rules
+
+
+def _email_rule(ed: Table) -> EmailDomainRule:
     allow, deny = _domains(ed, "allow"), _domains(ed, "deny")
     files = ed.str_list("deny_files")
     for i, f in enumerate(files):
@@ -311,90 +385,112 @@ def _rules(t: Table, environ: Mapping[str, str]) -> RulesConfig:
         deny_set = DomainSet.build(deny, files)
     except ConfigError as exc:
         raise ed.error("deny_files", str(exc)) from exc
-    email_rule = EmailDomainRule(
-        allow=DomainSet.build(allow), deny=deny_set,
+    rule = EmailDomainRule(
+        allow=DomainSet.build(allow),
+        deny=deny_set,
         include_subdomains=ed.bool("include_subdomains", True),
-        require_email=ed.bool("require_email", True), steps=_steps(ed, ()),
-        message=_message(ed))
+        require_email=ed.bool("require_email", True),
+        steps=_steps(ed, ()),
+        message=_message(ed),
+    )
     ed.done()
+    return rule
 
-    ip = t.table("identity_providers")
-    idp = IdentityProviderRule(
+
+def _idp_rule(ip: Table) -> IdentityProviderRule:
+    rule = IdentityProviderRule(
         allow=frozenset(normalise_issuer(x) for x in ip.str_list("allow")),
         deny=frozenset(normalise_issuer(x) for x in ip.str_list("deny")),
-        steps=_steps(ip, ()), message=_message(ip))
+        steps=_steps(ip, ()),
+        message=_message(ip),
+    )
     ip.done()
+    return rule
 
-    attributes = []
-    for a in t.table_list("attributes"):
-        name = normalise_claim_name(a.str("name"))
-        if not name:
-            raise a.error("name", "expected the attribute's name, e.g. \"postalCode\"")
-        pattern = a.opt_str("pattern")
-        if pattern is not None:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise a.error("pattern", f"invalid regular expression: {exc}") from exc
-        min_len = a.int("min_length", -1, 0) if a.has("min_length") else None
-        max_len = a.int("max_length", -1, 1) if a.has("max_length") else None
-        if min_len is not None and max_len is not None and min_len > max_len:
-            raise a.error("min_length", f"expected at most max_length ({max_len}), got {min_len}")
-        allowed = a.str_list("allowed") if a.has("allowed") else None
-        attributes.append(AttributeRule(
-            name=name, required=a.bool("required", False), pattern=pattern, min_length=min_len,
-            max_length=max_len, allowed=allowed,
-            steps=_steps(a, AttributeRule.__dataclass_fields__["steps"].default),  # type: ignore[arg-type]
-            message=_message(a)))
-        a.done()
 
-    claims = []
-    for c in t.table_list("claims"):
-        name = normalise_claim_name(c.str("name"))
-        value = c.raw("value")
-        if not name:
-            raise c.error("name", "expected the claim's name")
-        if not isinstance(value, str | bool | int) or isinstance(value, float):
-            raise c.error("value", "expected a string, boolean or integer")
-        steps = _steps(c, ())
-        if name == "email":
-            raise c.error("name", "email cannot be overwritten by an API connector")
-        claims.append(ClaimRule(name=name, value=value, override=c.bool("override", True),
-                                steps=steps, when_email_domains=_domains(c, "when_email_domains")))
-        c.done()
+_ATTRIBUTE_STEPS = ("post-attribute-collection", "attribute-collection-submit")
 
-    invitations = InvitationRule()
-    if t.has("invitations"):
-        inv = t.table("invitations")
-        key_env = inv.str("hash_key_env", "CONNECTOR_INVITE_KEY")
-        enabled = inv.bool("enabled", True)
-        hash_key = None
-        if enabled:
-            value = environ.get(key_env, "")
-            if len(value) < _MIN_HASH_KEY:
-                raise inv.error("hash_key_env", f"environment variable {key_env} must hold a "
-                                f"random key of at least {_MIN_HASH_KEY} characters "
-                                f"(got {'nothing' if not value else 'a shorter one'})")
-            hash_key = Secret(value)
-        invitations = InvitationRule(
-            enabled=enabled, attribute=normalise_claim_name(inv.str("attribute",
-                                                                    "InvitationCode")),
-            required=inv.bool("required", False),
-            clear_on_continue=inv.bool("clear_on_continue", True), hash_key_env=key_env,
-            hash_key=hash_key,
-            steps=_steps(inv, InvitationRule.__dataclass_fields__["steps"].default),  # type: ignore[arg-type]
-            message=_message(inv))
-        inv.done()
-    t.done()
-    return RulesConfig(email_domains=email_rule, identity_providers=idp,
-                       attributes=tuple(attributes), claims=tuple(claims),
-                       invitations=invitations)
+
+def _attribute_rule(a: Table) -> AttributeRule:
+    name = normalise_claim_name(a.str("name"))
+    if not name:
+        raise a.error("name", 'expected the attribute\'s name, e.g. "postalCode"')
+    pattern = a.opt_str("pattern")
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise a.error("pattern", f"invalid regular expression: {exc}") from exc
+    min_len = a.int("min_length", -1, 0) if a.has("min_length") else None
+    max_len = a.int("max_length", -1, 1) if a.has("max_length") else None
+    if min_len is not None and max_len is not None and min_len > max_len:
+        raise a.error("min_length", f"expected at most max_length ({max_len}), got {min_len}")
+    rule = AttributeRule(
+        name=name,
+        required=a.bool("required", False),
+        pattern=pattern,
+        min_length=min_len,
+        max_length=max_len,
+        allowed=a.str_list("allowed") if a.has("allowed") else None,
+        steps=_steps(a, _ATTRIBUTE_STEPS),
+        message=_message(a),
+    )
+    a.done()
+    return rule
+
+
+def _claim_rule(c: Table) -> ClaimRule:
+    name = normalise_claim_name(c.str("name"))
+    value = c.raw("value")
+    if not name:
+        raise c.error("name", "expected the claim's name")
+    if not isinstance(value, str | bool | int):
+        raise c.error("value", "expected a string, boolean or integer")
+    if name == "email":
+        raise c.error("name", "email cannot be overwritten by an API connector")
+    rule = ClaimRule(
+        name=name,
+        value=value,
+        override=c.bool("override", True),
+        steps=_steps(c, ()),
+        when_email_domains=_domains(c, "when_email_domains"),
+    )
+    c.done()
+    return rule
+
+
+def _invitation_rule(inv: Table, environ: Mapping[str, str]) -> InvitationRule:
+    key_env = inv.str("hash_key_env", "CONNECTOR_INVITE_KEY")
+    enabled = inv.bool("enabled", True)
+    hash_key = None
+    if enabled:
+        value = environ.get(key_env, "")
+        if len(value) < _MIN_HASH_KEY:
+            got = "nothing" if not value else "a shorter one"
+            raise inv.error(
+                "hash_key_env",
+                f"environment variable {key_env} must hold a random key of at least "
+                f"{_MIN_HASH_KEY} characters (got {got})",
+            )
+        hash_key = Secret(value)
+    rule = InvitationRule(
+        enabled=enabled,
+        attribute=normalise_claim_name(inv.str("attribute", "InvitationCode")),
+        required=inv.bool("required", False),
+        clear_on_continue=inv.bool("clear_on_continue", True),
+        hash_key_env=key_env,
+        hash_key=hash_key,
+        steps=_steps(inv, _ATTRIBUTE_STEPS),
+        message=_message(inv),
+    )
+    inv.done()
+    return rule
 
 
 def _messages(t: Table) -> MessagesConfig:
     fallback = t.str("fallback_language", "en")
     catalogue = {}
-    for key in t.keys():
+    for key in t.keys():  # noqa: SIM118 - Table is not a dict
         if key == "fallback_language":
             continue
         if key not in DEFAULTS:
@@ -407,10 +503,14 @@ def _messages(t: Table) -> MessagesConfig:
 def _store(t: Table, environ: Mapping[str, str]) -> StoreConfig:
     url = environ.get("CONNECTOR_STORE_URL") or t.str("url", StoreConfig().url)
     if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
-        raise t.error("url", "expected sqlite:///PATH or postgresql://... (CONNECTOR_STORE_URL "
-                      "overrides it)")
-    cfg = StoreConfig(url=url, statement_timeout_ms=t.int("statement_timeout_ms", 500, 10, 10000),
-                      pool_size=t.int("pool_size", 4, 1, 100))
+        raise t.error(
+            "url", "expected sqlite:///PATH or postgresql://... (CONNECTOR_STORE_URL overrides it)"
+        )
+    cfg = StoreConfig(
+        url=url,
+        statement_timeout_ms=t.int("statement_timeout_ms", 500, 10, 10000),
+        pool_size=t.int("pool_size", 4, 1, 100),
+    )
     t.done()
     return cfg
 

@@ -35,8 +35,13 @@ class Secret:
 ENVIRONMENTS = ("production", "development")
 AUTH_METHODS = ("basic", "certificate", "api_key", "entra_token", "none")
 CERT_SOURCES = ("tls", "forwarded")
-STEP_NAMES = ("post-federation-signup", "post-attribute-collection", "pre-token-issuance",
-              "attribute-collection-start", "attribute-collection-submit")
+STEP_NAMES = (
+    "post-federation-signup",
+    "post-attribute-collection",
+    "pre-token-issuance",
+    "attribute-collection-start",
+    "attribute-collection-submit",
+)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ Value = str | bool | int
 class Step(Enum):
     POST_FEDERATION_SIGNUP = "post-federation-signup"
     POST_ATTRIBUTE_COLLECTION = "post-attribute-collection"
-    PRE_TOKEN_ISSUANCE = "pre-token-issuance"
+    PRE_TOKEN_ISSUANCE = "pre-token-issuance"  # noqa: S105 - a step name, not a secret
     ATTRIBUTE_COLLECTION_START = "attribute-collection-start"
     ATTRIBUTE_COLLECTION_SUBMIT = "attribute-collection-submit"
     UNKNOWN = "unknown"
@@ -38,11 +38,29 @@ def step_from_body(value: str) -> Step:
 
 
 # Claims named like Graph user properties; anything else is a custom attribute on output.
-BUILTIN_CLAIMS = frozenset({
-    "email", "displayName", "givenName", "surname", "jobTitle", "streetAddress", "city",
-    "postalCode", "state", "country", "objectId", "ui_locales", "client_id", "step",
-    "identities", "mobilePhone", "companyName", "department", "officeLocation",
-})
+BUILTIN_CLAIMS = frozenset(
+    {
+        "email",
+        "displayName",
+        "givenName",
+        "surname",
+        "jobTitle",
+        "streetAddress",
+        "city",
+        "postalCode",
+        "state",
+        "country",
+        "objectId",
+        "ui_locales",
+        "client_id",
+        "step",
+        "identities",
+        "mobilePhone",
+        "companyName",
+        "department",
+        "officeLocation",
+    }
+)
 _ALIASES = {"lastName": "surname", "clientId": "client_id"}
 _EXTENSION = re.compile(r"^extension_(?:[0-9a-fA-F]{32}_)?(.+)$")
 _ISSUER_ALIASES = {"google.com": "google", "facebook.com": "facebook"}

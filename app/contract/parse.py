@@ -65,8 +65,9 @@ def _identities(value: object) -> tuple[Identity, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or len(value) > _MAX_IDENTITIES:
-        raise RequestError("claim 'identities': expected an array of at most "
-                           f"{_MAX_IDENTITIES} objects")
+        raise RequestError(
+            f"claim 'identities': expected an array of at most {_MAX_IDENTITIES} objects"
+        )
     out = []
     for item in value:
         if not isinstance(item, dict):
@@ -86,8 +87,9 @@ def parse_connector(body: bytes, url_step: Step | None) -> SignupRequest:
         if url_step is None:
             step = parsed
         elif parsed is not url_step:
-            raise RequestError(f"body step {body_step[:40]!r} contradicts the URL's step "
-                               f"{url_step.value}")
+            raise RequestError(
+                f"body step {body_step[:40]!r} contradicts the URL's step {url_step.value}"
+            )
     attributes: dict[str, Value] = {}
     custom = set()
     for key, value in data.items():
@@ -106,24 +108,24 @@ def parse_connector(body: bytes, url_step: Step | None) -> SignupRequest:
             # Known claims are strings; unknown structured claims are not ours to judge,
             # but a known claim of the wrong type means the request is unusable.
             if normalise_claim_name(key) in _STRING_CLAIMS:
-                raise RequestError(f"claim {key!r}: expected a string, got "
-                                   f"{type(value).__name__}")
+                raise RequestError(f"claim {key!r}: expected a string, got {type(value).__name__}")
         elif value is not None:
-            raise RequestError(f"custom attribute {key!r}: expected a string, boolean or "
-                               f"integer, got {type(value).__name__}")
+            raise RequestError(
+                f"custom attribute {key!r}: expected a string, boolean or "
+                f"integer, got {type(value).__name__}"
+            )
     for key in _STRING_CLAIMS:
         value = attributes.get(key)
         if value is not None and not isinstance(value, str):
             raise RequestError(f"claim {key!r}: expected a string, got {type(value).__name__}")
     email = attributes.get("email")
-    assert email is None or isinstance(email, str)
-    domain = email_domain(email) if email else None
+    domain = email_domain(email) if isinstance(email, str) and email else None
     locale = attributes.get("ui_locales")
     client_id = attributes.get("client_id")
     object_id = attributes.get("objectId")
     return SignupRequest(
         step=step,
-        email=email or None,
+        email=email if isinstance(email, str) and email else None,
         email_domain=domain,
         identities=_identities(data.get("identities")),
         locale=locale if isinstance(locale, str) and locale else None,
@@ -134,7 +136,21 @@ def parse_connector(body: bytes, url_step: Step | None) -> SignupRequest:
     )
 
 
-_STRING_CLAIMS = frozenset({
-    "email", "displayName", "givenName", "surname", "jobTitle", "streetAddress", "city",
-    "postalCode", "state", "country", "ui_locales", "client_id", "objectId", "step",
-})
+_STRING_CLAIMS = frozenset(
+    {
+        "email",
+        "displayName",
+        "givenName",
+        "surname",
+        "jobTitle",
+        "streetAddress",
+        "city",
+        "postalCode",
+        "state",
+        "country",
+        "ui_locales",
+        "client_id",
+        "objectId",
+        "step",
+    }
+)

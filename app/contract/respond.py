@@ -15,8 +15,7 @@ def output_name(name: str, prefix: str) -> str:
     return name if name in BUILTIN_CLAIMS else prefix + name
 
 
-def continue_answer(claims: Mapping[str, Value], version: str, prefix: str,
-                    step: Step) -> Answer:
+def continue_answer(claims: Mapping[str, Value], version: str, prefix: str, step: Step) -> Answer:
     body: dict[str, object] = {"version": version, "action": "Continue"}
     for name, value in claims.items():
         # The token step cannot overwrite email; returning it would be ignored or rejected.
@@ -31,8 +30,12 @@ def block_answer(message: str, version: str, status: int = 200) -> Answer:
 
 
 def validation_answer(message: str, version: str) -> Answer:
-    return 400, {"version": version, "status": 400, "action": "ValidationError",
-                 "userMessage": message}
+    return 400, {
+        "version": version,
+        "status": 400,
+        "action": "ValidationError",
+        "userMessage": message,
+    }
 
 
 def render(decision: Decision, step: Step, version: str, prefix: str) -> Answer:

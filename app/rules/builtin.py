@@ -17,15 +17,16 @@ def email_domains(request: SignupRequest, config: Config) -> Decision | None:
     domain = request.email_domain
     if domain is None:
         if rule.require_email:
-            return Decision.block("email_domains.missing",
-                                  text("email_required", request, config))
+            return Decision.block("email_domains.missing", text("email_required", request, config))
         return None
     if rule.deny.match(domain, rule.include_subdomains) is not None:
-        return Decision.block("email_domains.deny",
-                              text("email_domain_blocked", request, config, rule.message))
+        return Decision.block(
+            "email_domains.deny", text("email_domain_blocked", request, config, rule.message)
+        )
     if len(rule.allow) and rule.allow.match(domain, rule.include_subdomains) is None:
-        return Decision.block("email_domains.allow",
-                              text("email_domain_blocked", request, config, rule.message))
+        return Decision.block(
+            "email_domains.allow", text("email_domain_blocked", request, config, rule.message)
+        )
     return None
 
 
@@ -35,11 +36,15 @@ def identity_providers(request: SignupRequest, config: Config) -> Decision | Non
         return None
     provider = request.identity_provider
     if provider is not None and provider in rule.deny:
-        return Decision.block("identity_providers.deny",
-                              text("identity_provider_blocked", request, config, rule.message))
+        return Decision.block(
+            "identity_providers.deny",
+            text("identity_provider_blocked", request, config, rule.message),
+        )
     if rule.allow and (provider is None or provider not in rule.allow):
-        return Decision.block("identity_providers.allow",
-                              text("identity_provider_blocked", request, config, rule.message))
+        return Decision.block(
+            "identity_providers.allow",
+            text("identity_provider_blocked", request, config, rule.message),
+        )
     return None
 
 
@@ -72,8 +77,9 @@ def attributes(request: SignupRequest, config: Config) -> Decision | None:
         problem = attribute_problem(rule, request.attributes.get(rule.name))
         if problem is not None:
             message = text("attribute_invalid", request, config, rule.message)
-            return Decision.invalid(f"attributes.{rule.name}.{problem.replace(' ', '_')}",
-                                    message, {rule.name: message})
+            return Decision.invalid(
+                f"attributes.{rule.name}.{problem.replace(' ', '_')}", message, {rule.name: message}
+            )
     return None
 
 

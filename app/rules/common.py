@@ -14,7 +14,9 @@ def applies(steps: tuple[str, ...], step: Step) -> bool:
     return not steps or step is Step.UNKNOWN or step.value in steps
 
 
-def text(key: str, request: SignupRequest, config: Config,
-         override: Mapping[str, str] | None = None) -> str:
-    return message_for(key, request.locale, config.messages.catalogue,
-                       config.messages.fallback_language, override)
+def text(
+    key: str, request: SignupRequest, config: Config, override: Mapping[str, str] | None = None
+) -> str:
+    return message_for(
+        key, request.locale, config.messages.catalogue, config.messages.fallback_language, override
+    )

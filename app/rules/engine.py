@@ -14,16 +14,18 @@ from app.rules import builtin
 class InvitationChecker(Protocol):
     """The store-backed invitation rule (app/rules/invitations.py)."""
 
-    def __call__(self, request: SignupRequest, config: Config,
-                 claims: dict[str, Value]) -> Decision | None: ...
+    def __call__(
+        self, request: SignupRequest, config: Config, claims: dict[str, Value]
+    ) -> Decision | None: ...
 
 
 Rule = Callable[[SignupRequest, Config], Decision | None]
 ORDER: tuple[Rule, ...] = (builtin.email_domains, builtin.identity_providers, builtin.attributes)
 
 
-def evaluate(request: SignupRequest, config: Config,
-             invitations: InvitationChecker | None = None) -> Decision:
+def evaluate(
+    request: SignupRequest, config: Config, invitations: InvitationChecker | None = None
+) -> Decision:
     """Pure in the request and configuration; the invitation rule alone touches the store."""
     for rule in ORDER:
         decision = rule(request, config)

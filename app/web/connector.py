@@ -14,8 +14,7 @@ from app.web.pipeline import Answer, ContractAdapter, serve
 bp = Blueprint("connector", __name__, url_prefix="/api/connector")
 
 
-def _render(decision: Decision, step: Step, parsed: SignupRequest | None,
-            svc: Services) -> Answer:
+def _render(decision: Decision, step: Step, parsed: SignupRequest | None, svc: Services) -> Answer:
     return respond.render(decision, step, svc.config.version, svc.config.extension_prefix)
 
 

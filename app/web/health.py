@@ -31,4 +31,5 @@ def readyz() -> tuple[Response, int]:
         checks[name] = {"ok": ok, **details}
         ready = ready and ok
     return jsonify(status="ready" if ready else "unavailable", checks=checks), (
-        200 if ready else 503)
+        200 if ready else 503
+    )

@@ -24,7 +24,13 @@ from flask import Response, current_app, request
 from app.auth.principal import Principal
 from app.contract.model import SignupRequest, Step
 from app.decision import Action, Decision
-from app.errors import AuthenticationError, CertificateError, PayloadTooLarge, RequestError, StoreError
+from app.errors import (
+    AuthenticationError,
+    CertificateError,
+    PayloadTooLarge,
+    RequestError,
+    StoreError,
+)
 from app.logs import event, mask_email
 from app.rules.engine import evaluate
 from app.rules.messages import message_for
@@ -83,11 +89,21 @@ def serve(adapter: ContractAdapter, url_step: Step | None) -> Response:
         principal = svc.authenticator.authenticate(environ, adapter.family)  # (1)
     except (AuthenticationError, CertificateError) as exc:
         status = exc.status
-        event(logging.WARNING, "auth.rejected", correlation_id=correlation_id,
-              family=adapter.family, status=status, reason=str(exc), peer=request.remote_addr,
-              path=request.path)
-        headers = {"WWW-Authenticate": svc.authenticator.challenge_for(adapter.family)} \
-            if status == 401 else None
+        event(
+            logging.WARNING,
+            "auth.rejected",
+            correlation_id=correlation_id,
+            family=adapter.family,
+            status=status,
+            reason=str(exc),
+            peer=request.remote_addr,
+            path=request.path,
+        )
+        headers = (
+            {"WWW-Authenticate": svc.authenticator.challenge_for(adapter.family)}
+            if status == 401
+            else None
+        )
         resp = problem(status, headers)
         resp.headers["X-Correlation-Id"] = correlation_id
         return resp
@@ -116,17 +132,20 @@ def serve(adapter: ContractAdapter, url_step: Step | None) -> Response:
     except Exception:
         reason = "internal error"
         decision = _try_again("internal.error", parsed, svc)
-        logging.getLogger("connector").error("internal.error", exc_info=True,
-                                             extra={"fields": {"correlation_id": correlation_id}})
+        logging.getLogger("connector").error(
+            "internal.error", exc_info=True, extra={"fields": {"correlation_id": correlation_id}}
+        )
 
     status, body_out = adapter.render(decision, step, parsed, svc)
     if status_override is not None:
         status = status_override
     action = adapter.effective_action(decision, step)
-    _log_decision(correlation_id, adapter, step, action, decision, principal, parsed, status,
-                  reason, started)  # (6)
-    resp = Response(json.dumps(body_out, ensure_ascii=False), status=status,
-                    mimetype="application/json")
+    _log_decision(
+        correlation_id, adapter, step, action, decision, principal, parsed, status, reason, started
+    )  # (6)
+    resp = Response(
+        json.dumps(body_out, ensure_ascii=False), status=status, mimetype="application/json"
+    )
     resp.headers["X-Correlation-Id"] = correlation_id
     return resp
 
@@ -141,9 +160,18 @@ def _try_again(rule: str, parsed: SignupRequest | None, svc: Services) -> Decisi
     return Decision(d.action, d.rule, d.message, retryable=True)
 
 
-def _log_decision(correlation_id: str, adapter: ContractAdapter, step: Step, action: Action,
-                  decision: Decision, principal: Principal, parsed: SignupRequest | None,
-                  status: int, reason: str | None, started: float) -> None:
+def _log_decision(
+    correlation_id: str,
+    adapter: ContractAdapter,
+    step: Step,
+    action: Action,
+    decision: Decision,
+    principal: Principal,
+    parsed: SignupRequest | None,
+    status: int,
+    reason: str | None,
+    started: float,
+) -> None:
     fields: dict[str, Any] = {
         "correlation_id": correlation_id,
         "contract": adapter.family,

@@ -1,0 +1,127 @@
+"""Rules as pure functions of the parsed request and the configuration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.config.model import AttributeRule
+from app.contract.model import Identity, SignupRequest, Step
+from app.decision import Action
+from app.rules.builtin import attribute_problem
+from app.rules.engine import evaluate
+from app.rules.messages import pick
+
+DEV = "environment='development'\n[auth]\nmethods=['none']\n"
+
+
+@pytest.mark.parametrize(
+    ("rule", "value", "problem"),
+    [
+        (AttributeRule("x", required=True), None, "missing"),
+        (AttributeRule("x", required=True), "   ", "missing"),
+        (AttributeRule("x"), None, None),
+        (AttributeRule("x", min_length=3), "ab", "too short"),
+        (AttributeRule("x", max_length=3), "abcd", "too long"),
+        (AttributeRule("x", max_length=3), "abc", None),
+        (AttributeRule("x", allowed=("a", "b")), "c", "not an allowed value"),
+        (AttributeRule("x", allowed=("true",)), True, None),
+        (AttributeRule("x", pattern="[0-9]{5}"), "123456", "does not match the pattern"),
+        (AttributeRule("x", pattern="[0-9]{5}"), "12345", None),
+        (AttributeRule("x", pattern="[0-9]+"), 42, None),
+    ],
+)
+def test_attribute_problem(rule: AttributeRule, value: Any, problem: str | None) -> None:
+    assert attribute_problem(rule, value) == problem
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("fr-CA", "ca"),
+        ("fr-FR", "fr"),
+        ("FR", "fr"),
+        ("de-DE", "en"),
+        (None, "en"),
+        ("fr-CA,en", "ca"),
+    ],
+)
+def test_message_locale_selection(locale: str | None, expected: str) -> None:
+    assert pick({"en": "en", "fr": "fr", "fr-CA": "ca"}, locale, "en") == expected
+
+
+def test_fallback_language_configurable() -> None:
+    assert pick({"en": "en", "de": "de"}, "ja", "de") == "de"
+    assert pick({"fr": "fr"}, "ja", "en") == "fr"
+
+
+def request(**kw: Any) -> SignupRequest:
+    kw.setdefault("step", Step.POST_ATTRIBUTE_COLLECTION)
+    return SignupRequest(**kw)
+
+
+def test_allow_list(make_config: Any) -> None:
+    cfg = make_config(DEV + "[rules.email_domains]\nallow=['contoso.com']\n")
+    assert evaluate(request(email_domain="hr.contoso.com"), cfg).action is Action.CONTINUE
+    d = evaluate(request(email_domain="fabrikam.com"), cfg)
+    assert (d.action, d.rule) == (Action.BLOCK, "email_domains.allow")
+    d = evaluate(request(), cfg)
+    assert (d.action, d.rule) == (Action.BLOCK, "email_domains.missing")
+
+
+def test_deny_beats_allow(make_config: Any) -> None:
+    cfg = make_config(
+        DEV + "[rules.email_domains]\nallow=['contoso.com']\ndeny=['guest.contoso.com']\n"
+    )
+    d = evaluate(request(email_domain="a.guest.contoso.com"), cfg)
+    assert d.rule == "email_domains.deny"
+
+
+def test_no_subdomains(make_config: Any) -> None:
+    cfg = make_config(
+        DEV + "[rules.email_domains]\ndeny=['contoso.com']\ninclude_subdomains=false\n"
+    )
+    assert evaluate(request(email_domain="a.contoso.com"), cfg).action is Action.CONTINUE
+    assert evaluate(request(email_domain="contoso.com"), cfg).action is Action.BLOCK
+
+
+def test_identity_provider_allow(make_config: Any) -> None:
+    cfg = make_config(DEV + "[rules.identity_providers]\nallow=['google.com', 'mail']\n")
+    google = (Identity("federated", "google", "1"),)
+    fb = (Identity("federated", "facebook", "1"),)
+    assert evaluate(request(identities=google), cfg).action is Action.CONTINUE
+    d = evaluate(request(identities=fb), cfg)
+    assert (d.action, d.rule) == (Action.BLOCK, "identity_providers.allow")
+    assert evaluate(request(), cfg).rule == "identity_providers.allow"
+
+
+def test_rule_steps(make_config: Any) -> None:
+    cfg = make_config(
+        DEV + "[rules.email_domains]\ndeny=['x.com']\nsteps=['post-federation-signup']\n"
+    )
+    assert evaluate(request(email_domain="x.com"), cfg).action is Action.CONTINUE
+    fed = request(email_domain="x.com", step=Step.POST_FEDERATION_SIGNUP)
+    assert evaluate(fed, cfg).action is Action.BLOCK
+    unknown = request(email_domain="x.com", step=Step.UNKNOWN)
+    assert evaluate(unknown, cfg).action is Action.BLOCK
+
+
+def test_localised_configured_message(make_config: Any) -> None:
+    cfg = make_config(
+        DEV + "[messages]\nfallback_language='en'\n"
+        "email_domain_blocked={en='No.', fr='Non.'}\n"
+        "[rules.email_domains]\ndeny=['x.com']\n"
+    )
+    assert evaluate(request(email_domain="x.com", locale="fr-BE"), cfg).message == "Non."
+    assert evaluate(request(email_domain="x.com", locale="es"), cfg).message == "No."
+
+
+def test_enrichment_condition(make_config: Any) -> None:
+    cfg = make_config(
+        DEV + "[[rules.claims]]\nname='Partner'\nvalue=true\n"
+        "when_email_domains=['partner.example']\n"
+    )
+    d = evaluate(request(email_domain="eu.partner.example"), cfg)
+    assert dict(d.claims) == {"Partner": True}
+    assert dict(evaluate(request(email_domain="other.example"), cfg).claims) == {}
