@@ -25,9 +25,10 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     services = Services(config=config, authenticator=Authenticator(config.auth))
     app.extensions["connector"] = services
 
-    from app.web import connector, health, openapi
+    from app.web import connector, extension, health, openapi
 
     app.register_blueprint(connector.bp)
+    app.register_blueprint(extension.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)
 

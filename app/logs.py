@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 import time
 from typing import Any
 
@@ -69,6 +70,33 @@ def configure(level: str = "INFO") -> None:
 def event(level: int, name: str, /, **fields: Any) -> None:
     if log.isEnabledFor(level):
         log.log(level, name, extra={"fields": fields})
+
+
+_write_lock = threading.Lock()
+_stamp: tuple[int, str] = (0, "")
+
+
+def _timestamp() -> str:
+    global _stamp  # noqa: PLW0603 - a one-entry cache of the formatted second
+    now = time.time()
+    second = int(now)
+    if _stamp[0] != second:
+        _stamp = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{_stamp[1]}.{int((now - second) * 1000):03d}Z"
+
+
+def decision(fields: dict[str, Any]) -> None:
+    """The per-request decision line, written directly: the hot path skips logging's machinery.
+
+    Same JSON shape as every other line; one write per line under a lock, so lines from
+    gthread workers' threads never interleave.
+    """
+    if not log.isEnabledFor(logging.INFO):
+        return
+    line = json.dumps({"ts": _timestamp(), "level": "info", "event": "decision", **fields},
+                      separators=(",", ":"), default=str)
+    with _write_lock:
+        sys.stderr.write(line + "\n")
 
 
 def mask_email(email: str | None) -> str | None:

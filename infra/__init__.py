@@ -1,1 +1,1 @@
-"""Bicep templates of the connector and the offline checks that guard them (python -m infra.check)."""
+"""Bicep templates of the connector and their offline checks (python -m infra.check)."""

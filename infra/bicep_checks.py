@@ -1,11 +1,11 @@
-"""Checks on parsed .bicep files: syntax, load-function paths and the web app's security literals."""
+"""Checks on parsed .bicep files: syntax, load-function paths, the web app's security literals."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from lark.exceptions import LarkError, UnexpectedInput
 from pycep import BicepParser
@@ -60,7 +60,7 @@ def parse_text(text: str, where: str) -> dict[str, Any]:
     if _parser is None:
         _parser = BicepParser(add_line_numbers=True)
     try:
-        tree: dict[str, Any] = _parser.parse(text=text)
+        tree = cast(dict[str, Any], _parser.parse(text=text))
     except UnexpectedInput as exc:
         first = str(exc).strip().splitlines()[0]
         raise InfraCheckError(f"{where}:{exc.line}:{exc.column}: not valid Bicep: {first}") from exc
@@ -167,7 +167,9 @@ def check_web_app_security(module: Path) -> list[str]:
             got = _resolve(_dig(site, path), variables)
             if got != expected or type(got) is not type(expected):
                 dotted = ".".join(path)
-                problems.append(f"{module}: site '{name}' {dotted}: expected {expected!r}, got {got!r}")
+                problems.append(
+                    f"{module}: site '{name}' {dotted}: expected {expected!r}, got {got!r}"
+                )
         if _dig(site, ("properties", "clientCertExclusionPaths")) not in (None, ""):
             problems.append(
                 f"{module}: site '{name}' properties.clientCertExclusionPaths: expected none "
@@ -176,7 +178,9 @@ def check_web_app_security(module: Path) -> list[str]:
             )
         fx = _resolve(_dig(site, ("properties", "siteConfig", "linuxFxVersion")), variables)
         if not (isinstance(fx, str) and fx.startswith("PYTHON|")):
-            problems.append(f"{module}: site '{name}' linuxFxVersion: expected PYTHON|<version>, got {fx!r}")
+            problems.append(
+                f"{module}: site '{name}' linuxFxVersion: expected PYTHON|<version>, got {fx!r}"
+            )
     problems.extend(_check_publishing_policies(module, tree))
     problems.extend(_check_plan(module, tree))
     return problems
@@ -209,7 +213,9 @@ def _check_plan(module: Path, tree: dict[str, Any]) -> list[str]:
             decorators = parameter.get("decorators", [])
             allowed = next((d["argument"] for d in decorators if d.get("type") == "allowed"), [])
             if not allowed:
-                problems.append(f"{module}: plan '{name}' sku parameter '{sku}' has no @allowed list")
+                problems.append(
+                    f"{module}: plan '{name}' sku parameter '{sku}' has no @allowed list"
+                )
         for value in allowed:
             if not (isinstance(value, str) and value.startswith(PAID_SKU_PREFIXES)):
                 problems.append(

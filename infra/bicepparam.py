@@ -40,7 +40,9 @@ def read_bicepparam(path: Path) -> BicepParams:
         match_param = _PARAM.match(line)
         if match_using:
             if using is not None:
-                raise InfraCheckError(f"{path}:{number}: expected one using statement, got a second")
+                raise InfraCheckError(
+                    f"{path}:{number}: expected one using statement, got a second"
+                )
             using = (path.parent / match_using.group(1)).resolve()
             rewritten.append("")
         elif match_param:
@@ -53,9 +55,21 @@ def read_bicepparam(path: Path) -> BicepParams:
         raise InfraCheckError(f"{path}: expected a using '<template>.bicep' statement, got none")
     tree = parse_text("\n".join(rewritten) + "\n", str(path))
     variables = tree.get("variables", {})
-    values = {name: variables[name]["value"] for name in names}
+    values = {name: _unquote_keys(variables[name]["value"]) for name in names}
     where = {name: int(variables[name].get("__start_line__", 0)) for name in names}
     return BicepParams(path=path, using=using, values=values, lines=where)
+
+
+def _unquote_keys(value: object) -> object:
+    """pycep keeps quotes around quoted object keys ('backend-user'): drop them."""
+    if isinstance(value, dict):
+        return {
+            (k[1:-1] if len(k) > 1 and k[0] == k[-1] == "'" else k): _unquote_keys(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_unquote_keys(v) for v in value]
+    return value
 
 
 def value_type(value: object) -> str | None:
@@ -115,12 +129,11 @@ def check_params(main: Path, params: BicepParams, *, require_every: bool = True)
         if got is not None and expected != got:
             problems.append(f"{where}: parameter '{name}': expected type {expected}, got {got}")
             continue
-        if _decorator(declared[name], "secure") and value_type(value) == "string":
-            if isinstance(value, str) and value:
-                problems.append(
-                    f"{where}: secure parameter '{name}' has a literal value: "
-                    "read it with readEnvironmentVariable('NAME', '')"
-                )
+        if _decorator(declared[name], "secure") and isinstance(value, str) and value:
+            problems.append(
+                f"{where}: secure parameter '{name}' has a literal value: "
+                "read it with readEnvironmentVariable('NAME', '')"
+            )
         problems.extend(f"{where}: {p}" for p in _constraint_problems(name, declared[name], value))
     for name, parameter in declared.items():
         if name in params.values:
@@ -128,7 +141,9 @@ def check_params(main: Path, params: BicepParams, *, require_every: bool = True)
         if "default" not in parameter or parameter["default"] is None:
             problems.append(f"{params.path}: required parameter '{name}' of {main.name} is not set")
         elif require_every:
-            problems.append(f"{params.path}: parameter '{name}' of {main.name} has no example value")
+            problems.append(
+                f"{params.path}: parameter '{name}' of {main.name} has no example value"
+            )
     return problems
 
 
@@ -146,7 +161,9 @@ def check_named_values(params: BicepParams, named_values_json: Path) -> list[str
         name = entry.get("name")
         if entry.get("secret"):
             if not entry.get("keyVaultSecretName"):
-                problems.append(f"{named_values_json}: secret named value '{name}' has no keyVaultSecretName")
+                problems.append(
+                    f"{named_values_json}: secret named value '{name}' has no keyVaultSecretName"
+                )
         else:
             needed.add(name)
             if name not in supplied:

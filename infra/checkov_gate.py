@@ -96,6 +96,7 @@ def check_checkov_report(report: dict[str, Any]) -> list[str]:
             problems.append(
                 f"checkov: {check.get('check_id')} skipped on {check.get('resource')} "
                 f"({check.get('file_path')}) without a written reason: expected "
-                f"'#checkov:skip=ID:<why>' of at least {MIN_REASON_CHARS} characters, got {reason!r}"
+                f"'//checkov:skip=ID:<why>' of at least {MIN_REASON_CHARS} characters, "
+                f"got {reason!r}"
             )
     return problems

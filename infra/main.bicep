@@ -21,6 +21,14 @@ param namePrefix string
 @description('Optional. Location for all resources.')
 param location string = resourceGroup().location
 
+@description('Optional. Globally unique web app name; the app is https://<name>.azurewebsites.net, which [apim.backend] url in the connector configuration must name. Default: derived from namePrefix.')
+@maxLength(60)
+param webAppName string = '${namePrefix}-app-${uniqueString(resourceGroup().id, namePrefix)}'
+
+@description('Optional. Globally unique API Management name (gateway https://<name>.azure-api.net). Default: derived from namePrefix.')
+@maxLength(50)
+param apimName string = '${namePrefix}-apim-${uniqueString(resourceGroup().id, namePrefix)}'
+
 @description('Optional. Tags of all resources.')
 param tags object = {}
 
@@ -129,8 +137,11 @@ param apimPublisherName string
 @description('Optional. Values of the policy\'s non-secret named values, by name (see build/apim-policies/named-values.json). Secret ones come from Key Vault.')
 param apimNamedValues object = {}
 
-@description('Optional. Key Vault certificate API Management presents to the web app (which requires a client certificate). Defaults to the connector certificate.')
+@description('Optional. Key Vault certificate API Management presents to the web app (which requires a client certificate). Defaults to the connector certificate, so the app pins one certificate whichever way a call arrives.')
 param apimBackendCertificateName string = certificateName
+
+@description('Optional. ID of the API Management certificate entity made from apimBackendCertificateName; must equal [apim.backend] certificate_id in the connector configuration (the policy\'s authentication-certificate names it).')
+param apimBackendCertificateId string = 'connector-backend-client'
 
 // ---------------------------------------------------------------- monitoring
 
@@ -146,8 +157,6 @@ param logRetentionInDays int = 30
 // ---------------------------------------------------------------- derived values
 
 var suffix = uniqueString(resourceGroup().id, namePrefix)
-var webAppName = '${namePrefix}-app-${suffix}'
-var apimName = '${namePrefix}-apim-${suffix}'
 var postgresName = '${namePrefix}-pg-${suffix}'
 var usesPostgres = storeKind == 'postgresql'
 
@@ -208,6 +217,9 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
 var vaultUri = vault.properties.vaultUri
 var baseAppSettings = {
   CONNECTOR_CONFIG: connectorConfigPath
+  // gunicorn.conf.py binds here; App Service forwards port 8000 (WEBSITES_PORT).
+  CONNECTOR_BIND: '0.0.0.0:8000'
+  WEBSITES_PORT: '8000'
   CONNECTOR_STORE_URL: usesPostgres ? '@Microsoft.KeyVault(SecretUri=${vaultUri}secrets/${storeUrlSecretName}/)' : sqliteUrl
   SCM_DO_BUILD_DURING_DEPLOYMENT: 'true'
   WEB_CONCURRENCY: string(gunicornWorkers)
@@ -293,6 +305,7 @@ module apimApi 'modules/apim-api.bicep' = if (deployApiManagement) {
     operations: apiOperations
     backendUrl: 'https://${app.outputs.defaultHostname}'
     backendCertificateName: apimBackendCertificateName
+    backendCertificateId: apimBackendCertificateId
     keyVaultUri: vaultUri
     secretNamedValues: secretNamedValues
     plainNamedValues: plainNamedValues

@@ -6,6 +6,9 @@ using './main.bicep'
 // ---------------------------------------------------------------- general
 param namePrefix = 'contoso-conn'
 param location = 'westeurope'
+// Fixed names: [apim.backend] url in the connector configuration names the web app.
+param webAppName = 'contoso-entra-connector'
+param apimName = 'contoso-entra-connector-gw'
 param tags = {
   workload: 'entra-api-connector'
   environment: 'production'
@@ -41,6 +44,7 @@ param apimPublisherName = 'Contoso identity team'
 // One entry per non-secret named value in build/apim-policies/named-values.json.
 param apimNamedValues = {}
 param apimBackendCertificateName = 'connector-client-cert'
+param apimBackendCertificateId = 'connector-backend-client'
 
 // ---------------------------------------------------------------- monitoring
 param alertEmails = [

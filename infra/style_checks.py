@@ -32,9 +32,13 @@ def check_style(files: list[Path], modules_dir: Path) -> list[str]:
                     f"'Optional. ...'), got {text!r}"
                 )
             elif required and text.startswith("Optional."):
-                problems.append(f"{path}: parameter '{name}' has no default but is described 'Optional.'")
+                problems.append(
+                    f"{path}: parameter '{name}' has no default but is described 'Optional.'"
+                )
             elif not required and text.startswith("Required."):
-                problems.append(f"{path}: parameter '{name}' has a default but is described 'Required.'")
+                problems.append(
+                    f"{path}: parameter '{name}' has a default but is described 'Required.'"
+                )
         outputs = tree.get("outputs", {})
         if path.parent.resolve() == modules_dir.resolve():
             problems.extend(

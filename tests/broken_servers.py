@@ -374,7 +374,7 @@ class Pki:
     client_sha256: str
 
 
-def _certificate(
+def certificate(
     subject: str,
     key: ec.EllipticCurvePrivateKey,
     issuer: x509.Name,
@@ -414,7 +414,7 @@ def make_pki(directory: Path) -> Pki:
     plain = serialization.NoEncryption()
     pkcs8 = serialization.PrivateFormat.PKCS8
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = _certificate(
+    ca = certificate(
         "Test CA",
         ca_key,
         x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test CA")]),
@@ -422,9 +422,9 @@ def make_pki(directory: Path) -> Pki:
         ca=True,
     )
     server_key = ec.generate_private_key(ec.SECP256R1())
-    server = _certificate("127.0.0.1", server_key, ca.subject, ca_key, server=True)
+    server = certificate("127.0.0.1", server_key, ca.subject, ca_key, server=True)
     client_key = ec.generate_private_key(ec.SECP256R1())
-    client = _certificate("api.contoso", client_key, ca.subject, ca_key)
+    client = certificate("api.contoso", client_key, ca.subject, ca_key)
     password = "pfx:pass"
     files = {
         "ca.pem": ca.public_bytes(pem),
@@ -454,13 +454,20 @@ def make_pki(directory: Path) -> Pki:
     )
 
 
-def server_context(pki: Pki, *, extra_trust: bytes = b"") -> ssl.SSLContext:
-    """TLS for the test server: client certificates optional, checked by the app."""
+def server_context(pki: Pki, *, also_accept: bytes = b"") -> ssl.SSLContext:
+    """TLS for the test server: client certificates optional, checked by the app.
+
+    `also_accept` emulates a front end that takes any certificate and leaves the decision to the
+    app (App Service, REFERENCE §4): the listed leaves and the real client certificate are trusted
+    as they are, without a chain.
+    """
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(pki.server_cert, pki.server_key)
-    ctx.load_verify_locations(pki.ca)
-    if extra_trust:
-        # Emulates a front end that accepts any certificate and leaves the check to the app.
-        ctx.load_verify_locations(cadata=extra_trust.decode())
+    if also_accept:
+        leaf = also_accept.split(b"-----END CERTIFICATE-----")[0] + b"-----END CERTIFICATE-----\n"
+        ctx.load_verify_locations(cadata=pki.client_cert.read_text() + leaf.decode())
+        ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    else:
+        ctx.load_verify_locations(pki.ca)
     ctx.verify_mode = ssl.CERT_OPTIONAL
     return ctx

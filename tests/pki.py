@@ -7,6 +7,7 @@ ago for 30 days" (CAs: 365 days).
 Keys
     new_key(kind="ec-p256")                 fresh key: "rsa2048" | "rsa3072" | "ec-p256"
                                             (EC is the default because RSA takes ~50 ms a key)
+    Any maker also takes key=... (an Ed25519 key works too, for "unsupported key" cases).
 
 Authorities
     root_ca(subject="CN=Test Root CA", *, key_type, not_before, not_after, key) -> Issued
@@ -61,11 +62,12 @@ from typing import Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-Key = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+# Ed25519 is accepted as an explicit `key=` for "unsupported key type" tests.
+Key = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 KeyType = Literal["rsa2048", "rsa3072", "ec-p256"]
 Eku = Literal["client", "server", "both", "none"] | Sequence[x509.ObjectIdentifier]
 FROM_CN = "<from-cn>"
@@ -130,7 +132,9 @@ class Issued:
 
     @property
     def chain_pem(self) -> bytes:
-        return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (self.cert, *self.chain))
+        return b"".join(
+            c.public_bytes(serialization.Encoding.PEM) for c in (self.cert, *self.chain)
+        )
 
     @property
     def key_pem(self) -> bytes:
@@ -195,7 +199,9 @@ def _sign(
         builder = builder.add_extension(
             x509.SubjectAlternativeName([_general_name(v) for v in san]), critical=False
         )
-    cert = builder.sign(issuer.key if issuer else key, hashes.SHA256())
+    signer = issuer.key if issuer else key
+    digest = None if isinstance(signer, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+    cert = builder.sign(signer, digest)
     chain = (issuer.cert, *issuer.chain) if issuer else ()
     return Issued(cert, key, chain, issuer)
 
@@ -340,7 +346,9 @@ def write_key(path: Path | str, key: Issued | Key, password: bytes | None = None
     """A PKCS#8 PEM key, mode 0600; encrypted when `password` is given."""
     raw = key.key if isinstance(key, Issued) else key
     encryption: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
+        serialization.BestAvailableEncryption(password)
+        if password
+        else serialization.NoEncryption()
     )
     data = raw.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption

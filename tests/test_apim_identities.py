@@ -71,8 +71,11 @@ def test_pin_files_give_both_hashes_and_cover_a_sha256_pin(tmp_path: Path) -> No
 
 def test_a_sha256_pin_without_its_certificate_file_is_refused() -> None:
     cfg = CertificateAuthConfig(thumbprints=(sha256(make_cert("x")),))
-    with pytest.raises(ConfigError, match=r"auth\.certificate\.thumbprints\[0\]: SHA-256 pin.*"
-                       r"pin_files"):
+    with pytest.raises(
+        ConfigError,
+        match=r"auth\.certificate\.thumbprints\[0\]: SHA-256 pin.*"
+        r"pin_files",
+    ):
         gateway_identities(cfg, "t.toml")
 
 
@@ -102,8 +105,11 @@ def test_subjects_and_issuers_pair_up() -> None:
 
 def test_more_than_ten_identities_suggest_issuer_based_ones() -> None:
     pins = tuple(f"{i:040x}" for i in range(11))
-    with pytest.raises(ConfigError, match=r"auth\.certificate: 11 certificate identities.*at "
-                       r"most 10.*issuers"):
+    with pytest.raises(
+        ConfigError,
+        match=r"auth\.certificate: 11 certificate identities.*at "
+        r"most 10.*issuers",
+    ):
         gateway_identities(CertificateAuthConfig(thumbprints=pins), "t.toml")
 
 

@@ -1,4 +1,4 @@
-"""The rendered bundle: official XSDs (1.1), <base /> first, no secrets, no drift, all or nothing."""
+"""The rendered bundle: official XSDs (1.1), <base /> first, no secrets, no drift, atomic."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from app.apim import render as render_mod
 from app.apim.render import NAMED_VALUE_REF, render_bundle
 from app.apim.settings import ApimSettings, parse_apim
 from app.certs.x509util import cert_pins, load_certificate_file, normalise_thumbprint
-from app.config import Config, parse_config
+from app.config import parse_config
 from app.config.model import CertificateAuthConfig
 from app.config.reader import Table
 from app.errors import ConfigError, ToolError
@@ -29,11 +29,17 @@ from tests.test_apim_identities import make_cert, sha1, sha256, write_der, write
 
 SCHEMAS = ROOT.parent / "shared" / "apim-policy-schemas"
 SECTIONS = ("inbound", "backend", "outbound", "on-error")
-BACKEND_CERT = {"url": "https://connector.azurewebsites.net", "auth": "certificate",
-                "certificate_id": "connector-client"}
-BACKEND_BASIC = {"url": "https://connector.azurewebsites.net", "auth": "basic",
-                 "username_named_value": "connector-backend-username",
-                 "password_named_value": "connector-backend-password"}
+BACKEND_CERT = {
+    "url": "https://connector.azurewebsites.net",
+    "auth": "certificate",
+    "certificate_id": "connector-client",
+}
+BACKEND_BASIC = {
+    "url": "https://connector.azurewebsites.net",
+    "auth": "basic",
+    "username_named_value": "connector-backend-username",
+    "password_named_value": "connector-backend-password",
+}
 
 
 @pytest.fixture(scope="module")
@@ -88,9 +94,12 @@ def parse(data: dict[str, Any], cert: CertificateAuthConfig) -> ApimSettings:
 
 
 def subject_cert() -> CertificateAuthConfig:
-    return CertificateAuthConfig(thumbprints=("ab" * 20,), ca_bundle="ca.pem",
-                                 subjects=("CN=entra.contoso,O=Contoso",),
-                                 issuers=("CN=Contoso Issuing CA",))
+    return CertificateAuthConfig(
+        thumbprints=("ab" * 20,),
+        ca_bundle="ca.pem",
+        subjects=("CN=entra.contoso,O=Contoso",),
+        issuers=("CN=Contoso Issuing CA",),
+    )
 
 
 SCENARIOS: dict[str, tuple[dict[str, Any], CertificateAuthConfig]] = {
@@ -99,22 +108,32 @@ SCENARIOS: dict[str, tuple[dict[str, Any], CertificateAuthConfig]] = {
         CertificateAuthConfig(thumbprints=("ab" * 20, "cd" * 20)),
     ),
     "consumption-cert-basic-ipfilter": (
-        {"tier": "consumption", "backend": BACKEND_BASIC,
-         "allowed_ips": ["203.0.113.0/24", "198.51.100.7"]},
+        {
+            "tier": "consumption",
+            "backend": BACKEND_BASIC,
+            "allowed_ips": ["203.0.113.0/24", "198.51.100.7"],
+        },
         CertificateAuthConfig(thumbprints=("ab" * 20,)),
     ),
     "premium-both-basic-trust": (
-        {"tier": "premium", "gateway_auth": ["certificate", "basic"],
-         "gateway_basic_named_values": ["entra-basic", "entra-basic-next"],
-         "client_certificate": {"validate_trust": True, "validate_revocation": True},
-         "backend": BACKEND_BASIC, "key_vault_secrets": {"connector-backend-password":
-                                                         "connector-basic-password"}},
+        {
+            "tier": "premium",
+            "gateway_auth": ["certificate", "basic"],
+            "gateway_basic_named_values": ["entra-basic", "entra-basic-next"],
+            "client_certificate": {"validate_trust": True, "validate_revocation": True},
+            "backend": BACKEND_BASIC,
+            "key_vault_secrets": {"connector-backend-password": "connector-basic-password"},
+        },
         subject_cert(),
     ),
     "basicv2-basic-cert": (
-        {"tier": "basicv2", "gateway_auth": ["basic"],
-         "gateway_basic_named_values": ["entra-basic"], "backend": BACKEND_CERT,
-         "rate_limit": {"calls": 100, "renewal_period": 300}},
+        {
+            "tier": "basicv2",
+            "gateway_auth": ["basic"],
+            "gateway_basic_named_values": ["entra-basic"],
+            "backend": BACKEND_CERT,
+            "rate_limit": {"calls": 100, "renewal_period": 300},
+        },
         CertificateAuthConfig(),
     ),
     "developer-ten-identities": (
@@ -250,8 +269,9 @@ def test_gateway_thumbprints_equal_the_apps(tmp_path: Path) -> None:
     a, b, c, d = (make_cert(n) for n in "abcd")
     pem = write_pem(tmp_path / "pins.pem", b, c)
     der = write_der(tmp_path / "d.cer", d)
-    toml = CERT_TOML.format(thumbprints=json.dumps([sha1(a).upper(), sha256(b)]),
-                            pin_files=json.dumps([pem, der]))
+    toml = CERT_TOML.format(
+        thumbprints=json.dumps([sha1(a).upper(), sha256(b)]), pin_files=json.dumps([pem, der])
+    )
     config = parse_config(tomllib.loads(toml), "connector.toml", {})
     assert isinstance(config.apim, ApimSettings)
     render_bundle(config.apim, config.auth.certificate, tmp_path / "out")
@@ -264,8 +284,11 @@ def test_gateway_thumbprints_equal_the_apps(tmp_path: Path) -> None:
 
 def test_a_sha256_pin_without_its_file_stops_the_configuration(tmp_path: Path) -> None:
     toml = CERT_TOML.format(thumbprints=json.dumps([sha256(make_cert("x"))]), pin_files="[]")
-    with pytest.raises(ConfigError, match=r"connector\.toml: auth\.certificate\.thumbprints\[0\]"
-                       r": SHA-256 pin"):
+    with pytest.raises(
+        ConfigError,
+        match=r"connector\.toml: auth\.certificate\.thumbprints\[0\]"
+        r": SHA-256 pin",
+    ):
         parse_config(tomllib.loads(toml), "connector.toml", {})
 
 
@@ -295,8 +318,11 @@ password_named_value = "connector-backend-password"
 
 
 def test_no_literal_secret_reaches_the_bundle(tmp_path: Path) -> None:
-    config = parse_config(tomllib.loads(SECRET_TOML.format(pin="ab" * 20)), "c.toml",
-                          {"TEST_BASIC_PASSWORD": PASSWORD})
+    config = parse_config(
+        tomllib.loads(SECRET_TOML.format(pin="ab" * 20)),
+        "c.toml",
+        {"TEST_BASIC_PASSWORD": PASSWORD},
+    )
     assert isinstance(config.apim, ApimSettings)
     paths = render_bundle(config.apim, config.auth.certificate, tmp_path / "out")
     encoded = base64.b64encode(f"apim:{PASSWORD}".encode()).decode()
@@ -312,7 +338,10 @@ def test_no_literal_secret_reaches_the_bundle(tmp_path: Path) -> None:
 
 # --- all or nothing ------------------------------------------------------------------------
 
-GOOD = ({"tier": "standard", "backend": BACKEND_CERT}, CertificateAuthConfig(thumbprints=("ab" * 20,)))
+GOOD = (
+    {"tier": "standard", "backend": BACKEND_CERT},
+    CertificateAuthConfig(thumbprints=("ab" * 20,)),
+)
 ELEVEN = CertificateAuthConfig(thumbprints=tuple(f"{i:040x}" for i in range(11)))
 
 
@@ -339,8 +368,9 @@ def test_a_failing_render_keeps_the_previous_bundle(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["apim-policies"]
 
 
-def test_a_failing_write_leaves_no_partial_bundle(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_write_leaves_no_partial_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = parse(*GOOD)
     out = tmp_path / "apim-policies"
     render_bundle(settings, GOOD[1], out)
@@ -376,6 +406,7 @@ def test_a_new_render_replaces_the_whole_bundle(tmp_path: Path) -> None:
 
 # --- the template engine -------------------------------------------------------------------
 
+
 def test_undefined_template_values_fail_loudly() -> None:
     env = render_mod._environment()
     with pytest.raises(jinja2.UndefinedError):
@@ -387,11 +418,18 @@ def test_apim_named_value_syntax_is_left_alone() -> None:
     assert env.from_string("<a>{{nv}} [[ x ]]</a>").render(x="&") == "<a>{{nv}} &amp;</a>"
 
 
-def test_interpolated_names_are_xml_escaped(policy_schema: xmlschema.XMLSchema11,
-                                            tmp_path: Path) -> None:
+def test_interpolated_names_are_xml_escaped(
+    policy_schema: xmlschema.XMLSchema11, tmp_path: Path
+) -> None:
     cert = CertificateAuthConfig(ca_bundle="ca.pem", subjects=('CN=R&D \\<lab\\>,O=A\\"B',))
-    settings = parse({"tier": "premium", "backend": BACKEND_CERT,
-                      "client_certificate": {"validate_trust": True}}, cert)
+    settings = parse(
+        {
+            "tier": "premium",
+            "backend": BACKEND_CERT,
+            "client_certificate": {"validate_trust": True},
+        },
+        cert,
+    )
     render_bundle(settings, cert, tmp_path / "out")
     text = (tmp_path / "out" / "api-policy.xml").read_text(encoding="utf-8")
     root = assert_valid(policy_schema, text)
@@ -405,3 +443,11 @@ def test_templates_carry_a_snippet_style_header() -> None:
         head = re.split(r"<policies>|\[% macro", text, maxsplit=1)[0]
         for part in ("Purpose:", "Scope:", "Named values required:", "Side effects:"):
             assert part in head, f"{template.name} lacks {part}"
+
+
+def test_the_header_states_the_tier_on_a_line_of_its_own(bundle: tuple[ApimSettings, Path]) -> None:
+    # infra/policy_checks.py compares this line with the deployed apimSkuName.
+    settings, out = bundle
+    text = (out / "api-policy.xml").read_text(encoding="utf-8")
+    header = text.split("<policies>", 1)[0]
+    assert re.search(rf"^\s*Tier: {settings.tier}\.\s*$", header, flags=re.MULTILINE)

@@ -104,9 +104,18 @@ def test_writers_make_files_openssl_reads(tmp_path: Path, root, inter):
     anchors = tmp_path / "root.pem"
     anchors.write_bytes(root.cert_pem)
     result = subprocess.run(
-        ["openssl", "verify", "-CAfile", str(anchors), "-untrusted", str(files.chain),
-         str(files.cert)],
-        capture_output=True, text=True, check=False,
+        [
+            "openssl",
+            "verify",
+            "-CAfile",
+            str(anchors),
+            "-untrusted",
+            str(files.chain),
+            str(files.cert),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     pfx = write_pfx(tmp_path / "c.pfx", client, b"pw")

@@ -88,6 +88,8 @@ def dotnet_name(rfc4514: str) -> str:
 
 def gateway_identities(certificate: CertificateAuthConfig, source: str) -> GatewayIdentities:
     """The identities the gateway must accept so that it and the app accept the same callers."""
+    # Checklist: (1) collect every pin the app accepts; (2) refuse a SHA-256 pin the gateway
+    # cannot express; (3) add subject/issuer identities; (4) stay within the gateway's limit.
     key = "auth.certificate"
     # (1) every pin the app accepts: configured thumbprints plus both hashes of each pin file
     pins: set[str] = set()

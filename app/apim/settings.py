@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from app.apim.identities import gateway_identities
+from app.apim.named_values import NamedValue, check_named_value, key_vault_secrets, named_values
 from app.config.model import CertificateAuthConfig
 from app.config.reader import Table
 from app.errors import ConfigError
@@ -31,29 +32,7 @@ BACKEND_AUTH = ("basic", "certificate")
 MAX_CONTENT_BYTES = 102_400  # validate-content max-size ceiling
 MAX_RENEWAL_SECONDS = 300  # rate-limit-by-key renewal-period ceiling
 
-# APIM allows letters, digits, '.', '-', '_'; no "--" and no edge '-' so that a name can sit
-# inside the bundle's XML comments.
-_NAMED_VALUE = re.compile(r"^[A-Za-z0-9._]+(?:-[A-Za-z0-9._]+)*$")
-_KEY_VAULT_SECRET = re.compile(r"^[A-Za-z0-9-]{1,127}$")
 _ENTITY_ID = re.compile(r"^(?=.{1,80}$)[A-Za-z0-9._]+(?:-[A-Za-z0-9._]+)*$")
-
-
-@dataclass(frozen=True)
-class NamedValue:
-    """One entry of named-values.json: created by the Bicep templates, secrets from Key Vault."""
-
-    name: str
-    secret: bool
-    description: str
-    key_vault_secret_name: str | None
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "secret": self.secret,
-            "description": self.description,
-            "keyVaultSecretName": self.key_vault_secret_name,
-        }
 
 
 @dataclass(frozen=True)
@@ -120,13 +99,13 @@ def parse_apim(table: Table, certificate: CertificateAuthConfig) -> ApimSettings
                 "gateway_auth, name the named value(s) holding the credential",
             )
         for i, name in enumerate(basic_values):
-            _check_named_value(table, f"gateway_basic_named_values[{i}]", name)
+            check_named_value(table, f"gateway_basic_named_values[{i}]", name)
     max_body = table.int("max_body_bytes", 65536, 1, MAX_CONTENT_BYTES)
     allowed_ips = _allowed_ips(table)
     checks = _certificate_checks(table.table("client_certificate"))
     rate_limit = _rate_limit(table.table("rate_limit"), tier)
     backend = _backend(table.table("backend"))
-    secret_names = _key_vault_secrets(table.table("key_vault_secrets"))
+    secret_names = key_vault_secrets(table.table("key_vault_secrets"))
     table.done()
     if "basic" not in gateway_auth:
         basic_values = ()  # configured for later, referenced by nothing now
@@ -140,7 +119,7 @@ def parse_apim(table: Table, certificate: CertificateAuthConfig) -> ApimSettings
         certificate_checks=checks,
         rate_limit=rate_limit,
         backend=backend,
-        named_values=_named_values(basic_values, backend, secret_names, table),
+        named_values=named_values(basic_values, backend, secret_names, table),
     )
     check_against_certificate(settings, certificate)
     return settings
@@ -173,17 +152,6 @@ def check_against_certificate(settings: ApimSettings, certificate: CertificateAu
             "against the private CA of auth.certificate.ca_bundle always fails; "
             "pin thumbprints and set validate_trust = false, or use a classic "
             "tier (developer, basic, standard, premium)"
-        )
-
-
-def _check_named_value(table: Table, key: str, name: str) -> None:
-    if not name:
-        raise table.error(key, "missing: expected the name of an APIM named value")
-    if len(name) > 256 or not _NAMED_VALUE.match(name):
-        raise table.error(
-            key,
-            f"expected a named value name of letters, digits, '.', '_' and "
-            f"single '-' (no '--', no leading or trailing '-'), got {name!r}",
         )
 
 
@@ -266,81 +234,7 @@ def _backend(t: Table) -> Backend:
             )
         return Backend(url=url.rstrip("/"), auth=auth, certificate_id=certificate_id)
     for key, name in (("username_named_value", username), ("password_named_value", password)):
-        _check_named_value(t, key, name or "")
+        check_named_value(t, key, name or "")
     return Backend(
         url=url.rstrip("/"), auth=auth, username_named_value=username, password_named_value=password
     )
-
-
-def _key_vault_secrets(t: Table) -> dict[str, str]:
-    mapping = {}
-    names = t.keys()  # a Table, not a dict: keys() is its listing
-    for name in names:
-        secret = t.str(name)
-        if not _KEY_VAULT_SECRET.match(secret):
-            raise t.error(
-                name,
-                f"expected a Key Vault secret name (letters, digits, '-', at "
-                f"most 127), got {secret!r}",
-            )
-        mapping[name] = secret
-    t.done()
-    return mapping
-
-
-def _named_values(
-    basic_values: tuple[str, ...], backend: Backend, secret_names: dict[str, str], table: Table
-) -> tuple[NamedValue, ...]:
-    entries: list[tuple[str, str, bool, str]] = []  # (config key, name, secret, description)
-    for i, name in enumerate(basic_values):
-        entries.append(
-            (
-                f"gateway_basic_named_values[{i}]",
-                name,
-                True,
-                "Credential callers present at the gateway: base64 of "
-                "'username:password', the text after 'Basic ' in their Authorization "
-                "header (list two during a rotation)",
-            )
-        )
-    if backend.auth == "basic" and backend.username_named_value and backend.password_named_value:
-        entries.append(
-            (
-                "backend.username_named_value",
-                backend.username_named_value,
-                False,
-                "Username the gateway sends to the app (authentication-basic); one of "
-                "the app's [[auth.basic.credentials]] usernames",
-            )
-        )
-        entries.append(
-            (
-                "backend.password_named_value",
-                backend.password_named_value,
-                True,
-                "Password the gateway sends to the app (authentication-basic); the "
-                "secret behind that credential's password_env",
-            )
-        )
-    seen: dict[str, str] = {}
-    named = []
-    for key, name, secret, description in entries:
-        if name in seen:
-            raise table.error(key, f"named value {name!r} is already used by {seen[name]}")
-        seen[name] = key
-        vault_name = None
-        if secret:
-            vault_name = secret_names.get(name, name)
-            if not _KEY_VAULT_SECRET.match(vault_name):
-                raise table.error(
-                    key,
-                    f"{name!r} is not a valid Key Vault secret name; map it "
-                    f"in apim.key_vault_secrets",
-                )
-        named.append(NamedValue(name, secret, description, vault_name))
-    for name in secret_names:
-        if name not in {n.name for n in named if n.secret}:
-            raise table.error(
-                f"key_vault_secrets.{name}", "not a secret named value this bundle references"
-            )
-    return tuple(named)

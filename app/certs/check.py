@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from app.certs.describe import expired_ago
 from app.certs.x509util import days_left, load_certificate_file, thumbprint_sha256
 from app.config.model import Config
 from app.errors import ConnectorError
@@ -49,7 +50,7 @@ class CheckItem:
         if self.status == UNREADABLE or self.not_after is None or self.days_left is None:
             return f"{head}: {self.detail}"
         left = (
-            f"expired {-self.days_left} day(s) ago"
+            expired_ago(self.days_left)
             if self.status == EXPIRED
             else f"{self.days_left} day(s) left"
         )

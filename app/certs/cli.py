@@ -29,7 +29,8 @@ def register(sub: Any) -> None:
     group = sub.add_parser(
         "certs",
         help="certificates: create, inspect, convert, check",
-        description=__doc__,
+        description="The certificate lifecycle: make the client certificate Entra presents, "
+        "inspect and fix .pfx files, and watch the expiry of every configured certificate.",
     )
     cmds = group.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_create(cmds)

@@ -70,7 +70,7 @@ def create(options: CreateOptions, environ: Mapping[str, str], now: datetime, ou
     cn = common_name(subject) or ""
     spec = CertificateSpec(
         subject=subject,
-        days=check_days(options.days or (DEFAULT_CA_DAYS if options.ca else DEFAULT_DAYS)),
+        days=check_days(_default(options.days, DEFAULT_CA_DAYS if options.ca else DEFAULT_DAYS)),
         san=_san(options, cn),
         ca=options.ca,
     )
@@ -109,6 +109,10 @@ def create(options: CreateOptions, environ: Mapping[str, str], now: datetime, ou
     created = Created(cert, tuple(written), paths["pem"], issuer, key_password is not None)
     _report(out, options, created)  # (5)
     return 0
+
+
+def _default(value: int | None, default: int) -> int:
+    return default if value is None else value
 
 
 def _san(options: CreateOptions, cn: str) -> tuple[x509.GeneralName, ...]:
@@ -168,6 +172,10 @@ def _report(out: TextIO, options: CreateOptions, created: Created) -> None:
     )
     print(f"SHA-1     {thumbprint_sha1(cert)} (the thumbprint the Azure portal shows)", file=out)
     print(f"SHA-256   {thumbprint_sha256(cert)}", file=out)
+    if not options.ca and options.key_type != "rsa2048":
+        print(
+            f"note: {options.key_type} chosen; Entra's documentation recommends RSA 2048", file=out
+        )
     print(
         "\nPaste into the configuration (keep the old entries until a rollover is done):\n",
         file=out,

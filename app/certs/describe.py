@@ -82,7 +82,7 @@ class CertInfo:
     def lines(self) -> list[str]:
         """Aligned `label  value` lines for a terminal."""
         if self.state == "expired":
-            left = f"expired {-self.days_left} day(s) ago"
+            left = expired_ago(self.days_left)
         elif self.state == "not yet valid":
             left = "not yet valid"
         else:
@@ -109,6 +109,12 @@ class CertInfo:
             ("SHA-256", self.sha256),
         ]
         return [f"{label:<11} {value}" for label, value in rows]
+
+
+def expired_ago(days_left: int) -> str:
+    """ "expired N day(s) ago" from a negative, rounded-down days_left."""
+    whole = -days_left - 1  # days_left is floored: -2.5 days gives -3
+    return f"expired {whole} day(s) ago" if whole else "expired less than a day ago"
 
 
 def describe_certificate(cert: x509.Certificate, now: datetime) -> CertInfo:

@@ -149,7 +149,10 @@ def _inspect_pfx(
     ]
     key = _key_report(loaded.key, certs) if loaded.key is not None else None
     infos = tuple(describe_certificate(c, now) for c in certs)
-    return InspectReport(where, "PKCS#12", infos, key, encryption)
+    notes: tuple[str, ...] = ()
+    if key and key.info and key.info.algorithm != "RSA":
+        notes = (f"the key is {key.info}: Entra's documentation recommends RSA 2048",)
+    return InspectReport(where, "PKCS#12", infos, key, encryption, True, notes)
 
 
 def _inspect_pem(data: bytes, where: str, now: datetime) -> InspectReport:

@@ -29,7 +29,9 @@ class KeyInfo:
     def __str__(self) -> str:
         if self.curve:
             return f"{self.algorithm} {self.curve}"
-        return f"{self.algorithm} {self.size}" if self.size else self.algorithm
+        # Ed25519 and friends have one size, named by the algorithm itself.
+        sized = self.algorithm in ("RSA", "DSA") and self.size
+        return f"{self.algorithm} {self.size}" if sized else self.algorithm
 
 
 def generate_key(kind: str) -> SigningKey:

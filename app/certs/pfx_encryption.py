@@ -49,7 +49,6 @@ class PfxEncryption:
     bags: tuple[BagEncryption, ...]
     mac: str | None  # "SHA-1", or None when the file has no MAC
     mac_iterations: int | None
-    visible_key_bags: int  # shrouded or plain key bags outside encrypted safes
 
     def problems(self, *, has_key: bool | None = None) -> tuple[str, ...]:
         """Reasons Entra rejects the file, each once; `has_key` from opening it, if known."""
@@ -80,13 +79,10 @@ def analyse_pfx(data: bytes, where: str) -> PfxEncryption:
     try:
         pfx = asn1_pkcs12.Pfx.load(data, strict=True)
         bags: list[BagEncryption] = []
-        key_bags = 0
         for info in pfx.authenticated_safe:
             kind = info["content_type"].native
             if kind == "data":
-                found, keys = _plain_safe(info["content"].native)
-                bags.extend(found)
-                key_bags += keys
+                bags.extend(_plain_safe(info["content"].native))
             elif kind == "encrypted_data":
                 algo = info["content"]["encrypted_content_info"]["content_encryption_algorithm"]
                 bags.append(_encrypted("encrypted safe (certificates)", algo, _CERT_ALGORITHMS))
@@ -96,27 +92,25 @@ def analyse_pfx(data: bytes, where: str) -> PfxEncryption:
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         # asn1crypto parses lazily: damage may surface at any field access above.
         raise ToolError(f"{where} is not a PKCS#12 file (or it is truncated)") from exc
-    return PfxEncryption(tuple(bags), mac, mac_iterations, key_bags)
+    return PfxEncryption(tuple(bags), mac, mac_iterations)
 
 
-def _plain_safe(contents: bytes) -> tuple[list[BagEncryption], int]:
+def _plain_safe(contents: bytes) -> list[BagEncryption]:
     safe = asn1_pkcs12.SafeContents.load(contents)
     bags: list[BagEncryption] = []
-    certs = keys = 0
+    certs = 0
     for bag in safe:
         bag_id = bag["bag_id"].native
         if bag_id == "pkcs8_shrouded_key_bag":
-            keys += 1
             algo = bag["bag_value"]["encryption_algorithm"]
             bags.append(_encrypted("private key", algo, _KEY_ALGORITHMS))
         elif bag_id == "key_bag":
-            keys += 1
             bags.append(BagEncryption("private key", "none", None, "unencrypted private key"))
         elif bag_id == "cert_bag":
             certs += 1
     if certs:
         bags.insert(0, BagEncryption(f"certificates ({certs}, not encrypted)", "none", None, None))
-    return bags, keys
+    return bags
 
 
 def _encrypted(holds: str, algo: Any, accepted: set[str]) -> BagEncryption:

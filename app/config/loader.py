@@ -307,6 +307,10 @@ def _api_key(t: Table, enabled: bool, environ: Mapping[str, str]) -> ApiKeyConfi
     return ApiKeyConfig(keys_env=keys_env, keys=keys)
 
 
+# Tenant and client ids appear verbatim in issuers and azp claims: the dashed GUID form.
+_GUID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
+
+
 def _entra_token(t: Table, enabled: bool) -> EntraTokenConfig:
     cfg = EntraTokenConfig(
         tenant_id=t.str("tenant_id", ""),
@@ -315,16 +319,39 @@ def _entra_token(t: Table, enabled: bool) -> EntraTokenConfig:
         jwks_file=t.str("jwks_file", ""),
         jwks_url=t.str("jwks_url", ""),
         allowed_client_ids=t.str_list("allowed_client_ids", EntraTokenConfig().allowed_client_ids),
-        leeway_seconds=t.int("leeway_seconds", 60, 0, 600),
+        leeway_seconds=t.int("leeway_seconds", 60, 0, 300),
     )
     t.done()
-    if enabled:
-        if not _APP_ID.match(cfg.tenant_id):
-            raise t.error("tenant_id", f"expected the tenant id (a GUID), got {cfg.tenant_id!r}")
-        if not cfg.audience:
-            raise t.error("audience", "expected the API's application id or URI")
-        if cfg.jwks_file and not Path(cfg.jwks_file).is_file():
-            raise t.error("jwks_file", f"file not found: {cfg.jwks_file}")
+    if not enabled:
+        return cfg
+    from app.auth.jwks import SigningKeysUnavailable, check_url, read_jwks_file
+
+    # The tenant id alone gives issuer and keys; without it both must be spelt out.
+    if cfg.tenant_id and not _GUID.match(cfg.tenant_id):
+        raise t.error("tenant_id", f"expected the tenant id (a GUID), got {cfg.tenant_id!r}")
+    if not cfg.tenant_id and not (cfg.issuer and (cfg.jwks_url or cfg.jwks_file)):
+        raise t.error(
+            "tenant_id",
+            "expected the tenant id (a GUID), or else both issuer and jwks_url (or jwks_file)",
+        )
+    if not cfg.audience:
+        raise t.error("audience", "expected the API's application id or URI (the token's aud)")
+    if not cfg.allowed_client_ids:
+        raise t.error("allowed_client_ids", "expected at least one application id")
+    for i, client in enumerate(cfg.allowed_client_ids):
+        if not _GUID.match(client):
+            raise t.error(f"allowed_client_ids[{i}]", f"expected a GUID, got {client!r}")
+    if cfg.jwks_file and cfg.jwks_url:
+        raise t.error("jwks_url", "set jwks_file or jwks_url, not both")
+    if cfg.issuer and not cfg.issuer.startswith("https://"):
+        raise t.error("issuer", f"expected an https:// URL, got {cfg.issuer[:100]!r}")
+    if cfg.jwks_url and check_url(cfg.jwks_url):
+        raise t.error("jwks_url", check_url(cfg.jwks_url))
+    if cfg.jwks_file:
+        try:
+            read_jwks_file(cfg.jwks_file)
+        except SigningKeysUnavailable as exc:
+            raise t.error("jwks_file", str(exc)) from exc
     return cfg
 
 
@@ -416,9 +443,10 @@ def _attribute_rule(a: Table) -> AttributeRule:
     if not name:
         raise a.error("name", 'expected the attribute\'s name, e.g. "postalCode"')
     pattern = a.opt_str("pattern")
+    regex = None
     if pattern is not None:
         try:
-            re.compile(pattern)
+            regex = re.compile(pattern)
         except re.error as exc:
             raise a.error("pattern", f"invalid regular expression: {exc}") from exc
     min_len = a.int("min_length", -1, 0) if a.has("min_length") else None
@@ -429,6 +457,7 @@ def _attribute_rule(a: Table) -> AttributeRule:
         name=name,
         required=a.bool("required", False),
         pattern=pattern,
+        regex=regex,
         min_length=min_len,
         max_length=max_len,
         allowed=a.str_list("allowed") if a.has("allowed") else None,

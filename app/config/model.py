@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -136,6 +137,7 @@ class AttributeRule:
     name: str  # short name (custom attributes without their extension_ prefix)
     required: bool = False
     pattern: str | None = None
+    regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
     min_length: int | None = None
     max_length: int | None = None
     allowed: tuple[str, ...] | None = None

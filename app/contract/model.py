@@ -61,7 +61,7 @@ BUILTIN_CLAIMS = frozenset(
         "officeLocation",
     }
 )
-_ALIASES = {"lastName": "surname", "clientId": "client_id"}
+ALIASES = {"lastName": "surname", "clientId": "client_id"}
 _EXTENSION = re.compile(r"^extension_(?:[0-9a-fA-F]{32}_)?(.+)$")
 _ISSUER_ALIASES = {"google.com": "google", "facebook.com": "facebook"}
 
@@ -69,10 +69,12 @@ _ISSUER_ALIASES = {"google.com": "google", "facebook.com": "facebook"}
 def normalise_claim_name(name: str) -> str:
     """`lastName` -> `surname`, `clientId` -> `client_id`, `extension_<id>_X` -> `X`."""
     name = name.strip()
+    if not name.startswith("extension_"):
+        return ALIASES.get(name, name)
     m = _EXTENSION.match(name)
     if m:
         return m.group(1)
-    return _ALIASES.get(name, name)
+    return ALIASES.get(name, name)
 
 
 def normalise_issuer(issuer: str) -> str:

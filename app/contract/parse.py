@@ -7,6 +7,7 @@ from types import MappingProxyType
 from typing import Any
 
 from app.contract.model import (
+    ALIASES,
     Identity,
     SignupRequest,
     Step,
@@ -25,6 +26,10 @@ def _reject_constant(name: str) -> Any:
     raise RequestError(f"JSON constant {name} is not allowed")
 
 
+# Built once: passing hooks to json.loads builds a new decoder per call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def load_json_object(body: bytes) -> dict[str, Any]:
     """Strict UTF-8 JSON whose top level is an object."""
     try:
@@ -32,7 +37,7 @@ def load_json_object(body: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise RequestError(f"body is not UTF-8 (byte {exc.start})") from exc
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        data = _DECODER.decode(text)
     except RecursionError as exc:
         raise RequestError("body is nested too deeply") from exc
     except ValueError as exc:  # JSONDecodeError and int-too-long both subclass ValueError
@@ -80,53 +85,42 @@ def _identities(value: object) -> tuple[Identity, ...]:
 def parse_connector(body: bytes, url_step: Step | None) -> SignupRequest:
     """The API connector contract (REFERENCE §1); the URL's step wins over the body's."""
     data = load_json_object(body)
-    body_step = _string(data, "step")
-    step = url_step if url_step is not None else Step.UNKNOWN
-    if body_step is not None:
-        parsed = step_from_body(body_step)
-        if url_step is None:
-            step = parsed
-        elif parsed is not url_step:
-            raise RequestError(
-                f"body step {body_step[:40]!r} contradicts the URL's step {url_step.value}"
-            )
     attributes: dict[str, Value] = {}
     custom = set()
     for key, value in data.items():
-        if key == "identities":
-            continue
-        if isinstance(value, bool | int | str):
-            if isinstance(value, str):
-                check_text(key, value)
+        if value is None or key == "identities":
+            continue  # a claim with no value is simply absent
+        if key.startswith("extension_"):
+            if not isinstance(value, str | bool | int):
+                raise RequestError(
+                    f"custom attribute {key!r}: expected a string, boolean or integer, "
+                    f"got {type(value).__name__}"
+                )
             name = normalise_claim_name(key)
-            if key.startswith("extension_"):
-                custom.add(name)
-            elif name in attributes and name != key:
+            custom.add(name)
+        else:
+            if key in STRING_CLAIMS:
+                if type(value) is not str:
+                    raise RequestError(
+                        f"claim {key!r}: expected a string, got {type(value).__name__}"
+                    )
+            elif not isinstance(value, str | bool | int):
+                continue  # unknown structured claims are not ours to judge
+            name = ALIASES.get(key, key)
+            if name != key and name in attributes:
                 continue  # surname beats lastName, client_id beats clientId
-            attributes[name] = value
-        elif value is not None and not key.startswith("extension_"):
-            # Known claims are strings; unknown structured claims are not ours to judge,
-            # but a known claim of the wrong type means the request is unusable.
-            if normalise_claim_name(key) in _STRING_CLAIMS:
-                raise RequestError(f"claim {key!r}: expected a string, got {type(value).__name__}")
-        elif value is not None:
-            raise RequestError(
-                f"custom attribute {key!r}: expected a string, boolean or "
-                f"integer, got {type(value).__name__}"
-            )
-    for key in _STRING_CLAIMS:
-        value = attributes.get(key)
-        if value is not None and not isinstance(value, str):
-            raise RequestError(f"claim {key!r}: expected a string, got {type(value).__name__}")
+        if type(value) is str and not value.isascii():
+            check_text(key, value)
+        attributes[name] = value
+    step = _step(attributes.get("step"), url_step)
     email = attributes.get("email")
-    domain = email_domain(email) if isinstance(email, str) and email else None
     locale = attributes.get("ui_locales")
     client_id = attributes.get("client_id")
     object_id = attributes.get("objectId")
     return SignupRequest(
         step=step,
         email=email if isinstance(email, str) and email else None,
-        email_domain=domain,
+        email_domain=email_domain(email) if isinstance(email, str) and email else None,
         identities=_identities(data.get("identities")),
         locale=locale if isinstance(locale, str) and locale else None,
         client_id=client_id if isinstance(client_id, str) else None,
@@ -136,21 +130,23 @@ def parse_connector(body: bytes, url_step: Step | None) -> SignupRequest:
     )
 
 
-_STRING_CLAIMS = frozenset(
+def _step(body_step: object, url_step: Step | None) -> Step:
+    if not isinstance(body_step, str):
+        return url_step if url_step is not None else Step.UNKNOWN
+    parsed = step_from_body(body_step)
+    if url_step is None:
+        return parsed
+    if parsed is not url_step:
+        raise RequestError(
+            f"body step {body_step[:40]!r} contradicts the URL's step {url_step.value}"
+        )
+    return url_step
+
+
+STRING_CLAIMS = frozenset(
     {
-        "email",
-        "displayName",
-        "givenName",
-        "surname",
-        "jobTitle",
-        "streetAddress",
-        "city",
-        "postalCode",
-        "state",
-        "country",
-        "ui_locales",
-        "client_id",
-        "objectId",
-        "step",
+        "email", "displayName", "givenName", "surname", "lastName", "jobTitle",
+        "streetAddress", "city", "postalCode", "state", "country", "ui_locales",
+        "client_id", "clientId", "objectId", "step",
     }
 )

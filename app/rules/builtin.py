@@ -65,8 +65,10 @@ def attribute_problem(rule: AttributeRule, value: Value | None) -> str | None:
         return "too long"
     if rule.allowed is not None and raw not in rule.allowed:
         return "not an allowed value"
-    if rule.pattern is not None and re.fullmatch(rule.pattern, raw) is None:
-        return "does not match the pattern"
+    if rule.pattern is not None:
+        regex = rule.regex or re.compile(rule.pattern)
+        if regex.fullmatch(raw) is None:
+            return "does not match the pattern"
     return None
 
 

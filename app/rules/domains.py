@@ -20,7 +20,8 @@ import idna
 from app.errors import ConfigError, RequestError
 
 _COMMENT = re.compile(r"#[^\n]*")
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_DOMAIN = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}")
 _CHUNK = 1 << 22
 # Entries that need the slow path: trailing dots, leading dots or wildcards.
 _SPECIAL = re.compile(r"\.(?:\s|$)|(?:^|\s)[.*]")
@@ -36,7 +37,7 @@ def normalise_domain(text: str) -> str:
             domain = idna.encode(domain, uts46=True).decode("ascii")
         except (idna.IDNAError, UnicodeError) as exc:
             raise RequestError(f"invalid internationalised domain: {exc}") from exc
-    if not domain or len(domain) > 253 or not all(_LABEL.match(p) for p in domain.split(".")):
+    if len(domain) > 253 or _DOMAIN.fullmatch(domain) is None:
         raise RequestError("invalid domain")
     return domain
 

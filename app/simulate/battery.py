@@ -9,9 +9,11 @@ from dataclasses import dataclass
 
 from app.errors import ToolError
 from app.simulate import steps
-from app.simulate.probes import Auth, Expect, Plan, Probe, Target, catalogue
+from app.simulate.catalogue import catalogue
+from app.simulate.findings import Finding, Severity
+from app.simulate.probes import Auth, Expect, Plan, Probe, Target
 from app.simulate.transport import Answer, Exchange, endpoint, send
-from app.simulate.verdict import Finding, Severity, Verdict, judge, timing
+from app.simulate.verdict import Verdict, judge, timing
 
 _REJECTED = (401, 403)
 _ACCEPTABLE_REFUSALS = (401, 403, 413, 415)
@@ -74,6 +76,11 @@ def run(
         exchange = send(where, probe.body, probe.headers(), tls=tls[probe.tls], timeout=wait)
         if not results and exchange.error_kind == "connect":
             raise ToolError(f"cannot connect to {where.host}:{where.port}: {exchange.error}")
+        if exchange.error_kind == "verify":
+            raise ToolError(
+                f"cannot verify the server certificate of {where.host}: {exchange.error} "
+                "(pass --ca FILE with its CA, or --insecure)"
+            )
         reference = answered.get(probe.replay_of) if probe.replay_of else None
         verdict, findings = assess(
             probe, exchange, contract=target.contract, timeout=timeout, reference=reference
@@ -148,6 +155,13 @@ def _no_answer(probe: Probe, exchange: Exchange, timeout: float) -> list[Finding
                 f"connection closed without an answer ({exchange.error}); a 413 is clearer",
             )
         ]
+    if exchange.error_kind == "tls":
+        return [
+            _v(
+                "transport.tls",
+                f"expected a TLS handshake, got: {exchange.error} (client certificate refused?)",
+            )
+        ]
     check = "malformed.no-answer" if probe.expect is Expect.MALFORMED else "transport.error"
     return [_v(check, f"expected an HTTP answer, got {exchange.error_kind}: {exchange.error}")]
 
@@ -210,14 +224,15 @@ def _malformed(
         ]
     verdict = judge(answer, step=probe.step, contract=contract, timeout=timeout)
     findings = list(verdict.findings)
-    if answer.status == 400 and (verdict.action is None or verdict.violations):
-        first = (verdict.violations or (Finding("", "violation", "no contract action"),))[0]
+    if answer.status == 400 and verdict.action is None:
+        # One finding, not the verdict's list: the whole body is simply not the contract's.
+        why = "; ".join(f.message for f in verdict.violations if not f.check.startswith("time."))
+        findings = [f for f in findings if f.check.startswith("time.")]
         findings.append(
             _v(
                 "malformed.noncontract-400",
-                f"{probe.title}: a 400 without a contract body "
-                f"({first.message}): Entra shows an opaque "
-                "'BadRequest' error",
+                f"{probe.title}: expected a contract body with 400, got none ({why}): "
+                "Entra shows the user an opaque 'BadRequest' error",
             )
         )
     elif verdict.action is not None and not verdict.blocking:

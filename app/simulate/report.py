@@ -8,8 +8,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from app.simulate.battery import ProbeResult, TargetReport
 from app.simulate.credentials import redact
+from app.simulate.findings import Finding
 from app.simulate.transport import Exchange
-from app.simulate.verdict import Finding, Verdict
+from app.simulate.verdict import Verdict
 
 _LABEL = {"violation": "VIOLATION", "warning": "warning", "info": "info"}
 

@@ -116,33 +116,50 @@ def from_pem(cert_path: str, key_path: str) -> ClientCertificate:
 
 
 def impostor(real: ClientCertificate) -> ClientCertificate:
-    """A self-signed certificate copying the real one's subject and issuer names, with a new key."""
+    """A certificate with the real one's subject and issuer names, from the impostor's own CA."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(real.subject)
-        .issuer_name(real.issuer)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
+
+    def issue(
+        subject: x509.Name,
+        key: ec.EllipticCurvePrivateKey,
+        signer: ec.EllipticCurvePrivateKey,
+        *,
+        ca: bool,
+    ) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(real.issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            usage = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH])
+            builder = builder.add_extension(usage, critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    if real.subject == real.issuer:  # a self-signed original (New-SelfSignedCertificate)
+        chain = [issue(real.subject, key, key, ca=False)]
+    else:
+        # Sending the fake issuer explicitly also stops OpenSSL from completing the chain with a
+        # same-named CA from our own trust store, which would hide a subject-only check.
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        chain = [
+            issue(real.subject, key, ca_key, ca=False),
+            issue(real.issuer, ca_key, ca_key, ca=True),
+        ]
     key_pem, key_password = _reencrypt(key)
-    return ClientCertificate(
-        cert.public_bytes(serialization.Encoding.PEM),
-        key_pem,
-        key_password,
-        real.subject,
-        real.issuer,
-    )
+    pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain)
+    return ClientCertificate(pem, key_pem, key_password, real.subject, real.issuer)
 
 
 @contextmanager

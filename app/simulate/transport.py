@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from app.errors import ToolError
 
-ErrorKind = Literal["connect", "tls", "timeout", "reset", "protocol"]
+ErrorKind = Literal["connect", "verify", "tls", "timeout", "reset", "protocol"]
 Headers = tuple[tuple[str, str], ...]
 
 
@@ -109,6 +109,8 @@ def send(
         return Exchange(where.url, sent, body, answer, elapsed=elapsed)
     except TimeoutError as exc:
         return failed("timeout", exc)
+    except ssl.SSLCertVerificationError as exc:
+        return failed("verify", exc)  # we could not verify the server: a setup problem
     except ssl.SSLError as exc:
         return failed("tls", exc)
     except ConnectionRefusedError as exc:

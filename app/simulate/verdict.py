@@ -4,38 +4,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Literal
 
 from app.simulate import steps
+from app.simulate.findings import Finding, violation
 from app.simulate.transport import Answer
-
-Severity = Literal["violation", "warning", "info"]
+from app.simulate.verdict_extension import EXTENSION_BLOCKING, judge_extension
 
 CONTINUE, BLOCK, VALIDATION = "Continue", "ShowBlockPage", "ValidationError"
 CONNECTOR_ACTIONS = (CONTINUE, BLOCK, VALIDATION)
-# The extension's actions per event (REFERENCE §3); the blocking ones stop or hold the user.
-EXTENSION_ACTIONS = {
-    steps.START: ("continueWithDefaultBehavior", "setPrefillValues", "showBlockPage"),
-    steps.SUBMIT: (
-        "continueWithDefaultBehavior",
-        "modifyAttributeValues",
-        "showValidationError",
-        "showBlockPage",
-    ),
-}
-BLOCKING = frozenset({BLOCK, VALIDATION, "showBlockPage", "showValidationError"})
-_EVENT = {steps.START: "attributeCollectionStart", steps.SUBMIT: "attributeCollectionSubmit"}
+BLOCKING = frozenset({BLOCK, VALIDATION}) | EXTENSION_BLOCKING
 _CUSTOM_STRING_MAX = 250
 DEFAULT_TIMEOUT = 2.0
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One observation: a check id, how bad it is, and expected vs. got in words."""
-
-    check: str
-    severity: Severity
-    message: str
 
 
 @dataclass(frozen=True)
@@ -57,8 +36,7 @@ class Verdict:
         return tuple(f for f in self.findings if f.severity == "violation")
 
 
-def _v(check: str, message: str) -> Finding:
-    return Finding(check, "violation", message)
+_v = violation
 
 
 def judge(
@@ -93,7 +71,7 @@ def judge(
         findings.append(_v("body.object", f"expected a JSON object, got {type(document).__name__}"))
         return Verdict(None, document, tuple(findings))
     if contract == steps.AUTH_EXTENSION:
-        action = _extension(document, step, findings)
+        action = judge_extension(document, step, findings)
     else:
         action = _connector(document, answer.status, step, findings)
     return Verdict(action, document, tuple(findings))
@@ -227,77 +205,4 @@ def _claims(document: dict[str, object], step: str | None) -> list[Finding]:
                 "email cannot be overwritten at the token step; Entra ignores it",
             )
         )
-    return found
-
-
-def _extension(
-    document: dict[str, object], step: str | None, findings: list[Finding]
-) -> str | None:
-    data = document.get("data")
-    if not isinstance(data, dict):
-        findings.append(_v("ext.data", 'expected a "data" object, got ' + type(data).__name__))
-        return None
-    events = [step] if step in _EVENT else list(_EVENT)
-    odata = data.get("@odata.type")
-    expected = [
-        f"microsoft.graph.on{_EVENT[e][0].upper()}{_EVENT[e][1:]}ResponseData" for e in events
-    ]
-    if odata not in expected:
-        findings.append(
-            _v(
-                "ext.odata-type",
-                f"expected data @odata.type {' or '.join(expected)}, got {odata!r}",
-            )
-        )
-    actions = data.get("actions")
-    if not isinstance(actions, list) or len(actions) != 1 or not isinstance(actions[0], dict):
-        findings.append(
-            _v("ext.actions", f'expected "actions" with exactly one object, got {actions!r}')
-        )
-        return None
-    action_type = actions[0].get("@odata.type")
-    for event in events:
-        prefix = f"microsoft.graph.{_EVENT[event]}."
-        if isinstance(action_type, str) and action_type.startswith(prefix):
-            name = action_type.removeprefix(prefix)
-            if name in EXTENSION_ACTIONS[event]:
-                findings.extend(_extension_fields(name, actions[0]))
-                return name
-            findings.append(
-                _v(
-                    "ext.action-step",
-                    f"expected one of {', '.join(EXTENSION_ACTIONS[event])} "
-                    f"at {event}, got {name!r}",
-                )
-            )
-            return None
-    findings.append(
-        _v(
-            "ext.action-type",
-            f"expected an action @odata.type in "
-            f"microsoft.graph.{_EVENT[events[0]]}.*, got {action_type!r}",
-        )
-    )
-    return None
-
-
-_EXTENSION_FIELDS = {
-    "showBlockPage": (("message", str),),
-    "showValidationError": (("message", str), ("attributeErrors", dict)),
-    "setPrefillValues": (("inputs", dict),),
-    "modifyAttributeValues": (("attributes", dict),),
-}
-
-
-def _extension_fields(name: str, action: dict[str, object]) -> list[Finding]:
-    found = []
-    for key, kind in _EXTENSION_FIELDS.get(name, ()):
-        value = action.get(key)
-        if not isinstance(value, kind) or (kind is str and not str(value).strip()):
-            found.append(
-                _v(
-                    "ext.action-fields",
-                    f'{name}: expected "{key}" as {kind.__name__}, got {value!r}',
-                )
-            )
     return found

@@ -31,6 +31,7 @@ from app.errors import (
     RequestError,
     StoreError,
 )
+from app.logs import decision as decision_line
 from app.logs import event, mask_email
 from app.rules.engine import evaluate
 from app.rules.messages import message_for
@@ -190,4 +191,4 @@ def _log_decision(
         fields["email"] = mask_email(parsed.email)
     if reason:
         fields["reason"] = reason
-    event(logging.INFO, "decision", **fields)
+    decision_line(fields)

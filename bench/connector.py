@@ -1,0 +1,190 @@
+"""Issue 2 figures: connector vs minimal Flask vs bare WSGI, side by side in one run.
+
+Also: the million-domain deny list (load time, resident memory per worker, cost of one
+evaluation) and the cost of slow password hashes (verified once per worker per credential).
+Usage: python bench/connector.py [--seconds 10] [--rounds 3] [--connections 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gc
+import json
+import sys
+import tempfile
+import time
+import timeit
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import LoadResult, gunicorn, lua_post, median, wrk  # noqa: E402
+
+PASSWORD = "bench-password-0123456789"
+PATH = "/api/connector/post-attribute-collection"
+BODY = json.dumps({
+    "email": "ada.lovelace@contoso.com", "ui_locales": "en-US", "displayName": "Ada",
+    "givenName": "Ada", "surname": "Lovelace", "postalCode": "75001", "city": "Paris",
+    "extension_Role": "teacher",
+    "identities": [{"signInType": "federated", "issuer": "google.com",
+                    "issuerAssignedId": "1234567890"}],
+})
+
+
+def config_text(deny_file: Path | None, hashed: str | None = None) -> str:
+    cred = f'password_hash = "{hashed}"' if hashed else 'password_env = "BENCH_PASSWORD"'
+    files = f'deny_files = ["{deny_file}"]' if deny_file else ""
+    return f"""
+environment = "production"
+[auth]
+methods = ["basic"]
+[[auth.basic.credentials]]
+username = "entra"
+{cred}
+[rules.email_domains]
+deny = ["mailinator.com", "guerrillamail.com"]
+{files}
+[[rules.attributes]]
+name = "postalCode"
+required = true
+pattern = "^[0-9]{{5}}$"
+[[rules.attributes]]
+name = "city"
+max_length = 80
+[[rules.attributes]]
+name = "Role"
+allowed = ["student", "teacher"]
+[[rules.claims]]
+name = "Tier"
+value = "standard"
+"""
+
+
+def write_million(path: Path) -> None:
+    with path.open("w") as f:
+        for i in range(1_000_000):
+            f.write(f"disposable-{i:07d}.example\n")
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def fmt(r: LoadResult) -> str:
+    return (f"{r.rps:9.0f} req/s  p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms  "
+            f"cpu {r.cpu_us_per_request:6.0f} us/req  non-2xx {r.non2xx}  errors {r.errors}")
+
+
+def domain_figures(deny_file: Path) -> dict[str, float]:
+    from app.config.model import Config
+    from app.contract.model import SignupRequest, Step
+    from app.rules import builtin
+    from app.rules.domains import DomainSet
+
+    loads = []
+    for _ in range(3):
+        gc.collect()
+        t = time.perf_counter()
+        s = DomainSet.build([], [deny_file])
+        loads.append(time.perf_counter() - t)
+    import tomllib
+
+    from app.config import parse_config
+
+    cfg: Config = parse_config(tomllib.loads(config_text(deny_file)), "bench",
+                               {"BENCH_PASSWORD": PASSWORD})
+    req = SignupRequest(step=Step.POST_ATTRIBUTE_COLLECTION, email="a@mail.eu.contoso.com",
+                        email_domain="mail.eu.contoso.com")
+    n = 200_000
+    per_eval = min(timeit.repeat(lambda: builtin.email_domains(req, cfg), number=n,
+                                 repeat=3)) / n
+    hit = SignupRequest(step=Step.POST_ATTRIBUTE_COLLECTION, email="a@x.disposable-0999999.example",
+                        email_domain="x.disposable-0999999.example")
+    assert builtin.email_domains(hit, cfg) is not None
+    return {"entries": len(s), "load_s": median(loads), "eval_us": per_eval * 1e6}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--connections", type=int, default=32)
+    args = ap.parse_args()
+
+    from app.auth.passwords import hash_password
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        deny = tmpdir / "deny.txt"
+        write_million(deny)
+        cfg_full = tmpdir / "full.toml"
+        cfg_full.write_text(config_text(deny))
+        cfg_small = tmpdir / "small.toml"
+        cfg_small.write_text(config_text(None))
+        cfg_hash = tmpdir / "hash.toml"
+        cfg_hash.write_text(config_text(None, hash_password(PASSWORD)))
+        auth = "Basic " + base64.b64encode(f"entra:{PASSWORD}".encode()).decode()
+        lua = lua_post(BODY, {"Authorization": auth}, tmpdir / "post.lua")
+        env = {"BENCH_PASSWORD": PASSWORD, "CONNECTOR_CONFIG": str(cfg_full),
+               "CONNECTOR_ACCESS_LOG": "-",
+               "CONNECTOR_STORE_URL": f"sqlite:///{tmpdir / 'bench.db'}"}
+        targets = {"connector": "wsgi:app", "minimal-flask": "bench.bench_apps:minimal_flask",
+                   "bare-wsgi": "bench.bench_apps:bare_wsgi"}
+        print(f"== connector vs minimal Flask vs bare WSGI: gunicorn gthread, 2 workers x 4 "
+              f"threads, access log on, wrk -c{args.connections} {args.seconds}s x "
+              f"{args.rounds} rounds (alternating)", flush=True)
+        results: dict[str, list[LoadResult]] = {k: [] for k in targets}
+        for rnd in range(args.rounds):
+            for name, target in targets.items():
+                with gunicorn(target, env) as server:
+                    wrk(server, PATH, lua, 2, args.connections)  # warm-up
+                    r = wrk(server, PATH, lua, args.seconds, args.connections)
+                results[name].append(r)
+                print(f"  round {rnd + 1} {name:14s} {fmt(r)}", flush=True)
+        med = {k: {f: median([getattr(r, f) for r in v]) for f in
+                   ("rps", "p50_ms", "p99_ms", "cpu_us_per_request")} for k, v in results.items()}
+        print("medians:")
+        for name, m in med.items():
+            print(f"  {name:14s} {m['rps']:9.0f} req/s  p50 {m['p50_ms']:6.2f} ms  "
+                  f"p99 {m['p99_ms']:6.2f} ms  cpu {m['cpu_us_per_request']:6.0f} us/req")
+        ratio_min = med["connector"]["rps"] / med["minimal-flask"]["rps"]
+        ratio_bare = med["connector"]["rps"] / med["bare-wsgi"]["rps"]
+        ratio_flask_bare = med["minimal-flask"]["rps"] / med["bare-wsgi"]["rps"]
+        print(f"ratio connector/minimal-flask {ratio_min:.2f} (target >= 0.85)")
+        print(f"ratio connector/bare-wsgi     {ratio_bare:.2f}")
+        print(f"ratio minimal-flask/bare-wsgi {ratio_flask_bare:.2f} (REFERENCE: 0.55-0.72)")
+        print(f"connector p99 at {args.connections} connections "
+              f"{med['connector']['p99_ms']:.2f} ms (target < 30 ms)")
+        bad = sum(r.non2xx + r.errors for v in results.values() for r in v)
+        print(f"unexpected statuses or socket errors across all runs: {bad}")
+
+        print("== slow password hash (scrypt) as the basic credential", flush=True)
+        with gunicorn("wsgi:app", {**env, "CONNECTOR_CONFIG": str(cfg_hash)}) as server:
+            wrk(server, PATH, lua, 2, args.connections)
+            r = wrk(server, PATH, lua, args.seconds, args.connections)
+        print(f"  hashed credential {fmt(r)}")
+        print(f"  ratio hashed/plain-env credential {r.rps / med['connector']['rps']:.2f} "
+              "(near 1: the hash is verified once per worker, then cached)")
+
+        print("== 1,000,000-domain deny list", flush=True)
+        figs = domain_figures(deny)
+        print(f"  entries {figs['entries']:.0f}  load {figs['load_s']:.3f} s (target < 1 s)  "
+              f"one evaluation {figs['eval_us']:.2f} us (target < 5 us)")
+        worker_rss = {}
+        for label, cfg in (("without list", cfg_small), ("with list", cfg_full)):
+            with gunicorn("wsgi:app", {**env, "CONNECTOR_CONFIG": str(cfg)}) as server:
+                wrk(server, PATH, lua, 2, 8)
+                pids = server.pids()[1:]
+                worker_rss[label] = sum(rss_kb(p) for p in pids) / len(pids) / 1024
+            print(f"  worker RSS {label}: {worker_rss[label]:.1f} MB")
+        print(f"  resident memory added per worker: "
+              f"{worker_rss['with list'] - worker_rss['without list']:.1f} MB (target < 40 MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
