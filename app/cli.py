@@ -11,11 +11,19 @@ from app.errors import ConnectorError
 
 # Each module exposes `register(subparsers)`, adding one command group whose
 # leaf parsers set `func(args) -> int`.
-_GROUPS = ("app.config.cli",)
+_GROUPS = (
+    "app.config.cli",
+    "app.certs.cli",
+    "app.apim.cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m app",
+        description="Entra API connector: configuration, certificates, APIM policies, "
+        "invitations, simulator and conformance suite.",
+    )
     sub = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
     for name in _GROUPS:
         importlib.import_module(name).register(sub)
@@ -33,4 +41,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `... --json | head`: the reader left; say nothing more.
+        sys.stderr.close()
+        return 141
+    except BrokenPipeError:
+        # `... --json | head`: the reader left; say nothing more.
+        sys.stderr.close()
+        return 141
     return result

@@ -34,6 +34,7 @@ from app.config.model import (
     Secret,
     StoreConfig,
 )
+from app.certs.x509util import normalise_thumbprint
 from app.config.reader import Table
 from app.contract.model import normalise_claim_name, normalise_issuer
 from app.errors import ConfigError, RequestError
@@ -42,7 +43,6 @@ from app.rules.messages import DEFAULTS
 
 DEFAULT_PATH = "instance/connector.toml"
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
-_HEX = re.compile(r"^[0-9a-f]+$")
 _APP_ID = re.compile(
     r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
     r"[0-9a-fA-F]{12}$"
@@ -200,17 +200,6 @@ def _basic(t: Table, enabled: bool, environ: Mapping[str, str]) -> BasicAuthConf
         )
     t.done()
     return BasicAuthConfig(credentials=tuple(credentials), realm=realm)
-
-
-def normalise_thumbprint(text: str) -> str:
-    """Lower-case hex of a SHA-1 (40) or SHA-256 (64) thumbprint; any case, ':' or spaces."""
-    value = re.sub(r"[\s:]", "", text).lower()
-    if not _HEX.match(value) or len(value) not in (40, 64):
-        raise ConfigError(
-            f"expected a SHA-1 (40 hex digits) or SHA-256 (64 hex digits) "
-            f"thumbprint, got {text[:80]!r}"
-        )
-    return value
 
 
 def _certificate(t: Table, enabled: bool, warnings: list[str]) -> CertificateAuthConfig:

@@ -45,29 +45,23 @@ def body_probes(auth: Auth, profile: Profile, base: bytes, step: str | None) -> 
 
 def auth_probes(auth: Auth, base: bytes, step: str | None) -> tuple[list[Probe], list[Finding]]:
     """Bad credentials alone (others stripped) must be rejected; odd but valid ones served."""
-    notes: list[Finding] = []
+    if not auth.any:
+        why = "no credentials given: authentication probes skipped (production endpoints must "
+        return [], [Finding("auth.not-tested", "info", why + "require basic or certificate auth)")]
 
     def reject(pid: str, title: str, header: str | None, tls: TlsChoice = "none") -> Probe:
         return Probe(pid, title, step, Expect.REJECT, base, JSON, header, tls)
 
-    if not auth.any:
-        notes.append(
-            Finding(
-                "auth.not-tested",
-                "info",
-                "no credentials given: authentication "
-                "probes skipped (production endpoints must require basic or "
-                "certificate auth)",
-            )
-        )
-        return [], notes
+    def accept(pid: str, title: str, header: str | None) -> Probe:
+        return Probe(pid, title, step, Expect.ACCEPT, base, JSON, header)
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode("ascii")
+
     found = [reject("auth.none", "no credentials at all", None)]
+    notes: list[Finding] = []
     if auth.basic is not None:
         user, password = auth.basic.username, auth.basic.password
-
-        def b64(text: str) -> str:
-            return base64.b64encode(text.encode()).decode("ascii")
-
         found += [
             reject(
                 "auth.wrong-password",
@@ -75,45 +69,28 @@ def auth_probes(auth: Auth, base: bytes, step: str | None) -> tuple[list[Probe],
                 basic_header(user, password + "-wrong"),
             ),
             reject(
-                "auth.wrong-user",
-                "wrong user, right password",
-                f"Basic {b64(f'x{user}:{password}')}",
+                "auth.wrong-user", "wrong user, right password", basic_header("x" + user, password)
             ),
             reject("auth.no-colon", "credentials without a colon", f"Basic {b64(user)}"),
             reject("auth.bad-base64", "credentials that are not base64", "Basic %%%not-base64%%%"),
             reject("auth.empty", "the Basic scheme with nothing after it", "Basic"),
             reject(
-                "auth.non-ascii", "non-ASCII user and password", f"Basic {b64('usér:pässwörd')}"
+                "auth.non-ascii", "non-ASCII user and password", basic_header("usér", "pässwörd")
             ),
             reject(
                 "auth.wrong-scheme",
                 "the right credentials under the Bearer scheme",
                 f"Bearer {b64(f'{user}:{password}')}",
             ),
-        ]
-        lower = auth.basic.header("basic")
-        found.append(
-            Probe(
+            accept(
                 "auth.lowercase-scheme",
                 "the scheme written 'basic' (RFC 7617: case-insensitive)",
-                step,
-                Expect.ACCEPT,
-                base,
-                JSON,
-                lower,
-            )
-        )
+                auth.basic.header("basic"),
+            ),
+        ]
         if ":" in password:
             found.append(
-                Probe(
-                    "auth.colon-password",
-                    "the real password, which contains ':'",
-                    step,
-                    Expect.ACCEPT,
-                    base,
-                    JSON,
-                    auth.header,
-                )
+                accept("auth.colon-password", "the real password, which contains ':'", auth.header)
             )
         else:
             notes.append(
@@ -121,8 +98,8 @@ def auth_probes(auth: Auth, base: bytes, step: str | None) -> tuple[list[Probe],
                     "auth.colon-password",
                     "info",
                     "not checked: the password has "
-                    "no ':'; use one that does to check it is split on the first "
-                    "colon only",
+                    "no ':' (use one that has, to check it is split on the first "
+                    "colon only)",
                 )
             )
     if auth.bearer is not None:
@@ -137,7 +114,7 @@ def auth_probes(auth: Auth, base: bytes, step: str | None) -> tuple[list[Probe],
         found.append(
             reject(
                 "auth.impostor-cert",
-                "a self-signed certificate copying the real one's subject and issuer",
+                "a certificate with the real one's subject and issuer names, from another CA",
                 None,
                 "impostor",
             )

@@ -63,7 +63,7 @@ def parse_claim(text: str) -> tuple[str, object]:
         ) from exc
 
 
-def _identities(profile: Profile, *, short_issuer: bool = False) -> list[Claims]:
+def _identities(*, short_issuer: bool = False) -> list[Claims]:
     return [
         {
             "signInType": "federated",
@@ -81,7 +81,7 @@ def connector_claims(step: str | None, profile: Profile, variant: str = "full") 
     if variant != "identities-only":
         body["email"] = profile.email
     if variant not in ("minimal",):
-        body["identities"] = _identities(profile, short_issuer=variant == "b2c-aliases")
+        body["identities"] = _identities(short_issuer=variant == "b2c-aliases")
     if variant not in ("minimal", "identities-only"):
         body.update(_profile_claims(step, profile, swap=variant == "other-surname"))
     if variant == "custom-attributes":

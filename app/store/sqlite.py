@@ -1,0 +1,275 @@
+"""SQLite store: one file, WAL mode, safe across gunicorn workers on one machine.
+
+Concurrency: each thread has its own connection (gthread workers serve requests on
+threads); writers serialise on SQLite's write lock, taken up front with BEGIN IMMEDIATE so
+a redemption reads the use count it then acts on. Every operation has a deadline of
+statement_timeout_ms: waiting for the lock (busy timeout) and running (progress handler).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from app.config.model import StoreConfig
+from app.errors import StoreError
+from app.store import schema
+from app.store.model import (
+    Claimant,
+    InviteRow,
+    MigrationReport,
+    NewInvite,
+    Outcome,
+    Redemption,
+    RevokeResult,
+    judge,
+)
+
+T = TypeVar("T")
+_INVITE_COLUMNS = "id, created_at, expires_at, max_uses, revoked_at, email, domain, claims, note"
+# Migrations may rewrite tables: give them longer than a request gets.
+_MIGRATION_TIMEOUT_S = 30.0
+
+
+def sqlite_path(url: str) -> Path:
+    """`sqlite:///relative.db` (from the working directory) or `sqlite:////absolute.db`."""
+    path = url.removeprefix("sqlite:///")
+    if not path or path == url or "?" in path or path == ":memory:":
+        raise StoreError(f"store url: expected sqlite:///PATH to a file, got {url!r}")
+    return Path(path)
+
+
+def _epoch(value: datetime | None) -> int | None:
+    return None if value is None else int(value.timestamp())
+
+
+def _time(value: int | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+class SqliteStore:
+    backend = "sqlite"
+
+    def __init__(self, config: StoreConfig) -> None:
+        self.path = sqlite_path(config.url)
+        self.timeout_s = config.statement_timeout_ms / 1000
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[sqlite3.Connection] = []
+        self._pid = os.getpid()
+        self._migrated = False
+
+    # -- connections ---------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._pid != os.getpid():  # forked: the parent's connections are not ours
+            self._local, self._all, self._pid = threading.local(), [], os.getpid()
+            self._lock = threading.Lock()
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._open()
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            # Bound email addresses live here: readable by the service's user only.
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        conn = sqlite3.connect(
+            self.path, timeout=self.timeout_s, isolation_level=None, check_same_thread=False
+        )
+        conn.execute("PRAGMA journal_mode = WAL")
+        # NORMAL is durable against process crashes in WAL mode; see docs/invitations.md.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    @contextmanager
+    def _session(self, timeout_s: float | None = None) -> Iterator[sqlite3.Connection]:
+        """A connection whose statements give up at the deadline; errors become StoreError."""
+        budget = self.timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + budget
+        try:
+            conn = self._connection()
+            conn.execute(f"PRAGMA busy_timeout = {int(budget * 1000)}")
+            conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 1000)
+            try:
+                yield conn
+            finally:
+                conn.set_progress_handler(None, 0)
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            self._discard()  # the next operation starts from a fresh connection
+            raise StoreError(
+                f"sqlite store {self.path}: {exc} (deadline {budget * 1000:.0f} ms)"
+            ) from exc
+
+    def _discard(self) -> None:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            with self._lock:
+                if conn in self._all:
+                    self._all.remove(conn)
+            conn.close()
+
+    def _write(self, work: Callable[[sqlite3.Connection], T], timeout_s: float | None = None) -> T:
+        """Run `work` in one BEGIN IMMEDIATE transaction: all of it or none of it."""
+        self._ensure_schema()
+        with self._session(timeout_s) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            result = work(conn)
+            conn.execute("COMMIT")
+            return result
+
+    def _ensure_schema(self) -> None:
+        if not self._migrated:
+            self.migrate()
+
+    # -- Store interface -------------------------------------------------------------
+
+    def migrate(self) -> MigrationReport:
+        with self._session(_MIGRATION_TIMEOUT_S) as conn:
+            conn.execute("BEGIN IMMEDIATE")  # serialises workers migrating at start-up
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                "name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+            )
+            applied = dict(conn.execute("SELECT version, checksum FROM schema_migrations"))
+            todo = schema.pending(self.backend, applied)
+            for migration in todo:
+                for statement in schema.statements(migration.sql):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
+                    (migration.version, migration.name, migration.checksum, int(time.time())),
+                )
+            conn.execute("COMMIT")
+        self._migrated = True
+        version = max([*applied, *(m.version for m in todo)], default=0)
+        return MigrationReport(
+            self.backend, str(self.path), version, tuple(m.version for m in todo)
+        )
+
+    def ping(self) -> dict[str, Any]:
+        self._ensure_schema()
+        with self._session() as conn:
+            row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        return {"backend": self.backend, "schema_version": row[0]}
+
+    def create_invites(self, invites: Sequence[NewInvite]) -> None:
+        rows = [
+            (
+                i.id,
+                i.code_hash,
+                _epoch(i.created_at),
+                _epoch(i.expires_at),
+                i.max_uses,
+                i.email,
+                i.domain,
+                json.dumps(dict(i.claims)),
+                i.note,
+            )
+            for i in invites
+        ]
+
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT INTO invites (id, code_hash, created_at, expires_at, max_uses, email, "
+                "domain, claims, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+        # Bulk creation is an operator's command, not a request: allow it time.
+        self._write(insert, timeout_s=max(self.timeout_s, _MIGRATION_TIMEOUT_S))
+
+    def list_invites(self) -> list[InviteRow]:
+        self._ensure_schema()
+        with self._session(_MIGRATION_TIMEOUT_S) as conn:
+            rows = conn.execute(
+                "SELECT i.id, i.created_at, i.expires_at, i.max_uses, i.revoked_at, i.email, "
+                "i.domain, i.claims, i.note, (SELECT count(*) FROM invite_redemptions r "
+                "WHERE r.invite_id = i.id) FROM invites i ORDER BY i.created_at, i.id"
+            ).fetchall()
+        return [_row(r[:9], r[9]) for r in rows]
+
+    def revoke_invite(self, invite_id: str, now: datetime) -> RevokeResult:
+        def revoke(conn: sqlite3.Connection) -> RevokeResult:
+            row = conn.execute("SELECT revoked_at FROM invites WHERE id = ?", (invite_id,))
+            found = row.fetchone()
+            if found is None:
+                return RevokeResult.UNKNOWN
+            if found[0] is not None:
+                return RevokeResult.ALREADY
+            conn.execute("UPDATE invites SET revoked_at = ? WHERE id = ?", (_epoch(now), invite_id))
+            return RevokeResult.REVOKED
+
+        return self._write(revoke)
+
+    def redeem(self, code_hash: str, claimant: Claimant, now: datetime) -> Redemption:
+        self._ensure_schema()
+        select = f"SELECT {_INVITE_COLUMNS} FROM invites WHERE code_hash = ?"
+        # Unknown, revoked and expired codes are answered without the write lock, so
+        # guessing traffic cannot queue up behind (or in front of) real sign-ups.
+        with self._session() as conn:
+            row = conn.execute(select, (code_hash,)).fetchone()
+        if row is None:
+            return Redemption(Outcome.UNKNOWN)
+        early = judge(_row(row, 0), False, claimant, now)
+        if early in (Outcome.REVOKED, Outcome.EXPIRED):
+            return Redemption(early, row[0])
+
+        def attempt(conn: sqlite3.Connection) -> Redemption:
+            locked = conn.execute(select, (code_hash,)).fetchone()
+            if locked is None:
+                return Redemption(Outcome.UNKNOWN)
+            uses, replay = conn.execute(
+                "SELECT count(*), coalesce(max(redeemer = ?), 0) FROM invite_redemptions "
+                "WHERE invite_id = ?",
+                (claimant.redeemer, locked[0]),
+            ).fetchone()
+            invite = _row(locked, uses)
+            outcome = judge(invite, bool(replay), claimant, now)
+            if outcome is Outcome.REDEEMED:
+                conn.execute(
+                    "INSERT INTO invite_redemptions VALUES (?, ?, ?)",
+                    (invite.id, claimant.redeemer, _epoch(now)),
+                )
+            claims = invite.claims if outcome.ok else {}
+            return Redemption(outcome, invite.id, claims)
+
+        return self._write(attempt)
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
+
+
+def _row(r: Sequence[Any], uses: int) -> InviteRow:
+    return InviteRow(
+        id=r[0],
+        created_at=datetime.fromtimestamp(r[1], UTC),
+        expires_at=_time(r[2]),
+        max_uses=r[3],
+        uses=uses,
+        revoked_at=_time(r[4]),
+        email=r[5],
+        domain=r[6],
+        claims=json.loads(r[7]),
+        note=r[8],
+    )
