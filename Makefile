@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench infra-check deploy clean
 
 $(RUNTIME): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,7 @@ test: $(DEV)
 
 lint: $(DEV)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check app tests
+	$(BIN)/ruff format --check app tests infra bench
 	$(BIN)/mypy
 
 format: $(DEV)
@@ -40,6 +40,14 @@ format: $(DEV)
 ## bench: side-by-side throughput/latency figures (takes a few minutes)
 bench: $(DEV)
 	$(BIN)/python bench/run.py
+
+## infra-check: offline checks of infra/ (pycep, checkov in .venv-checkov, params, load paths)
+infra-check: $(DEV)
+	bash infra/check.sh
+
+## deploy: render the policies and deploy infra/ (make deploy RG=<resource group>)
+deploy: $(DEV)
+	bash infra/deploy.sh --resource-group $(RG)
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -45,8 +45,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `... --json | head`: the reader left; say nothing more.
         sys.stderr.close()
         return 141
-    except BrokenPipeError:
-        # `... --json | head`: the reader left; say nothing more.
-        sys.stderr.close()
-        return 141
     return result

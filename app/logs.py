@@ -93,8 +93,11 @@ def decision(fields: dict[str, Any]) -> None:
     """
     if not log.isEnabledFor(logging.INFO):
         return
-    line = json.dumps({"ts": _timestamp(), "level": "info", "event": "decision", **fields},
-                      separators=(",", ":"), default=str)
+    line = json.dumps(
+        {"ts": _timestamp(), "level": "info", "event": "decision", **fields},
+        separators=(",", ":"),
+        default=str,
+    )
     with _write_lock:
         sys.stderr.write(line + "\n")
 

@@ -18,10 +18,10 @@ def minimal() -> Response:
     return Response(_CONTINUE, mimetype="application/json")
 
 
-def bare_wsgi(environ: dict[str, Any],
-              start_response: Callable[..., Any]) -> Iterable[bytes]:
+def bare_wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     length = int(environ.get("CONTENT_LENGTH") or 0)
     json.loads(environ["wsgi.input"].read(length) or b"{}")
-    start_response("200 OK", [("Content-Type", "application/json"),
-                              ("Content-Length", str(len(_CONTINUE)))])
+    start_response(
+        "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(_CONTINUE)))]
+    )
     return [_CONTINUE]

@@ -34,13 +34,18 @@ def need_wrk() -> str:
     if wrk:
         return wrk
     print("wrk not found: installing Debian's wrk (apt-get install -y wrk) ...", flush=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "wrk"],
+        check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wrk = shutil.which("wrk")
     if not wrk:
         subprocess.run(["apt-get", "update", "-qq"], check=False, stdout=subprocess.DEVNULL)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL
+        )
         wrk = shutil.which("wrk")
     if not wrk:
         sys.exit("wrk is required for the benchmark")
@@ -72,11 +77,20 @@ class Server:
 @contextmanager
 def gunicorn(target: str, env: dict[str, str], workers: int = 2) -> Iterator[Server]:
     port = free_port()
-    full = {**os.environ, **env, "CONNECTOR_WORKERS": str(workers),
-            "CONNECTOR_BIND": f"127.0.0.1:{port}"}
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen([str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", target],
-                            cwd=ROOT, env=full, stdout=log, stderr=log)
+    full = {
+        **os.environ,
+        **env,
+        "CONNECTOR_WORKERS": str(workers),
+        "CONNECTOR_BIND": f"127.0.0.1:{port}",
+    }
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
+    proc = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", target],
+        cwd=ROOT,
+        env=full,
+        stdout=log,
+        stderr=log,
+    )
     server = Server(proc, f"http://127.0.0.1:{port}")
     deadline = time.monotonic() + 30
     try:
@@ -126,13 +140,28 @@ def _ms(text: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)]
 
 
-def wrk(server: Server, path: str, lua: Path, seconds: int, connections: int,
-        threads: int = 1) -> LoadResult:
+def wrk(
+    server: Server, path: str, lua: Path, seconds: int, connections: int, threads: int = 1
+) -> LoadResult:
     cpu0 = server.cpu_seconds()
     out = subprocess.run(
-        [need_wrk(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
-         "--timeout", "5s", "-s", str(lua), server.url + path],
-        capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
+        [
+            need_wrk(),
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "--timeout",
+            "5s",
+            "-s",
+            str(lua),
+            server.url + path,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        check=True,
+    ).stdout
     cpu = server.cpu_seconds() - cpu0
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -141,8 +170,9 @@ def wrk(server: Server, path: str, lua: Path, seconds: int, connections: int,
     err = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors = sum(int(x) for x in err.groups()) if err else 0
     non = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return LoadResult(total, rps, p50, p99, errors, int(non.group(1)) if non else 0,
-                      cpu / max(total, 1) * 1e6)
+    return LoadResult(
+        total, rps, p50, p99, errors, int(non.group(1)) if non else 0, cpu / max(total, 1) * 1e6
+    )
 
 
 def lua_post(body: str, headers: dict[str, str], path: Path) -> Path:

@@ -19,17 +19,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import LoadResult, gunicorn, lua_post, median, wrk  # noqa: E402
+from bench.common import LoadResult, gunicorn, lua_post, median, wrk
 
 PASSWORD = "bench-password-0123456789"
 PATH = "/api/connector/post-attribute-collection"
-BODY = json.dumps({
-    "email": "ada.lovelace@contoso.com", "ui_locales": "en-US", "displayName": "Ada",
-    "givenName": "Ada", "surname": "Lovelace", "postalCode": "75001", "city": "Paris",
-    "extension_Role": "teacher",
-    "identities": [{"signInType": "federated", "issuer": "google.com",
-                    "issuerAssignedId": "1234567890"}],
-})
+BODY = json.dumps(
+    {
+        "email": "ada.lovelace@contoso.com",
+        "ui_locales": "en-US",
+        "displayName": "Ada",
+        "givenName": "Ada",
+        "surname": "Lovelace",
+        "postalCode": "75001",
+        "city": "Paris",
+        "extension_Role": "teacher",
+        "identities": [
+            {"signInType": "federated", "issuer": "google.com", "issuerAssignedId": "1234567890"}
+        ],
+    }
+)
 
 
 def config_text(deny_file: Path | None, hashed: str | None = None) -> str:
@@ -75,8 +83,10 @@ def rss_kb(pid: int) -> int:
 
 
 def fmt(r: LoadResult) -> str:
-    return (f"{r.rps:9.0f} req/s  p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms  "
-            f"cpu {r.cpu_us_per_request:6.0f} us/req  non-2xx {r.non2xx}  errors {r.errors}")
+    return (
+        f"{r.rps:9.0f} req/s  p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms  "
+        f"cpu {r.cpu_us_per_request:6.0f} us/req  non-2xx {r.non2xx}  errors {r.errors}"
+    )
 
 
 def domain_figures(deny_file: Path) -> dict[str, float]:
@@ -95,15 +105,21 @@ def domain_figures(deny_file: Path) -> dict[str, float]:
 
     from app.config import parse_config
 
-    cfg: Config = parse_config(tomllib.loads(config_text(deny_file)), "bench",
-                               {"BENCH_PASSWORD": PASSWORD})
-    req = SignupRequest(step=Step.POST_ATTRIBUTE_COLLECTION, email="a@mail.eu.contoso.com",
-                        email_domain="mail.eu.contoso.com")
+    cfg: Config = parse_config(
+        tomllib.loads(config_text(deny_file)), "bench", {"BENCH_PASSWORD": PASSWORD}
+    )
+    req = SignupRequest(
+        step=Step.POST_ATTRIBUTE_COLLECTION,
+        email="a@mail.eu.contoso.com",
+        email_domain="mail.eu.contoso.com",
+    )
     n = 200_000
-    per_eval = min(timeit.repeat(lambda: builtin.email_domains(req, cfg), number=n,
-                                 repeat=3)) / n
-    hit = SignupRequest(step=Step.POST_ATTRIBUTE_COLLECTION, email="a@x.disposable-0999999.example",
-                        email_domain="x.disposable-0999999.example")
+    per_eval = min(timeit.repeat(lambda: builtin.email_domains(req, cfg), number=n, repeat=3)) / n
+    hit = SignupRequest(
+        step=Step.POST_ATTRIBUTE_COLLECTION,
+        email="a@x.disposable-0999999.example",
+        email_domain="x.disposable-0999999.example",
+    )
     assert builtin.email_domains(hit, cfg) is not None
     return {"entries": len(s), "load_s": median(loads), "eval_us": per_eval * 1e6}
 
@@ -129,14 +145,23 @@ def main() -> int:
         cfg_hash.write_text(config_text(None, hash_password(PASSWORD)))
         auth = "Basic " + base64.b64encode(f"entra:{PASSWORD}".encode()).decode()
         lua = lua_post(BODY, {"Authorization": auth}, tmpdir / "post.lua")
-        env = {"BENCH_PASSWORD": PASSWORD, "CONNECTOR_CONFIG": str(cfg_full),
-               "CONNECTOR_ACCESS_LOG": "-",
-               "CONNECTOR_STORE_URL": f"sqlite:///{tmpdir / 'bench.db'}"}
-        targets = {"connector": "wsgi:app", "minimal-flask": "bench.bench_apps:minimal_flask",
-                   "bare-wsgi": "bench.bench_apps:bare_wsgi"}
-        print(f"== connector vs minimal Flask vs bare WSGI: gunicorn gthread, 2 workers x 4 "
-              f"threads, access log on, wrk -c{args.connections} {args.seconds}s x "
-              f"{args.rounds} rounds (alternating)", flush=True)
+        env = {
+            "BENCH_PASSWORD": PASSWORD,
+            "CONNECTOR_CONFIG": str(cfg_full),
+            "CONNECTOR_ACCESS_LOG": "-",
+            "CONNECTOR_STORE_URL": f"sqlite:///{tmpdir / 'bench.db'}",
+        }
+        targets = {
+            "connector": "wsgi:app",
+            "minimal-flask": "bench.bench_apps:minimal_flask",
+            "bare-wsgi": "bench.bench_apps:bare_wsgi",
+        }
+        print(
+            f"== connector vs minimal Flask vs bare WSGI: gunicorn gthread, 2 workers x 4 "
+            f"threads, access log on, wrk -c{args.connections} {args.seconds}s x "
+            f"{args.rounds} rounds (alternating)",
+            flush=True,
+        )
         results: dict[str, list[LoadResult]] = {k: [] for k in targets}
         for rnd in range(args.rounds):
             for name, target in targets.items():
@@ -145,20 +170,29 @@ def main() -> int:
                     r = wrk(server, PATH, lua, args.seconds, args.connections)
                 results[name].append(r)
                 print(f"  round {rnd + 1} {name:14s} {fmt(r)}", flush=True)
-        med = {k: {f: median([getattr(r, f) for r in v]) for f in
-                   ("rps", "p50_ms", "p99_ms", "cpu_us_per_request")} for k, v in results.items()}
+        med = {
+            k: {
+                f: median([getattr(r, f) for r in v])
+                for f in ("rps", "p50_ms", "p99_ms", "cpu_us_per_request")
+            }
+            for k, v in results.items()
+        }
         print("medians:")
         for name, m in med.items():
-            print(f"  {name:14s} {m['rps']:9.0f} req/s  p50 {m['p50_ms']:6.2f} ms  "
-                  f"p99 {m['p99_ms']:6.2f} ms  cpu {m['cpu_us_per_request']:6.0f} us/req")
+            print(
+                f"  {name:14s} {m['rps']:9.0f} req/s  p50 {m['p50_ms']:6.2f} ms  "
+                f"p99 {m['p99_ms']:6.2f} ms  cpu {m['cpu_us_per_request']:6.0f} us/req"
+            )
         ratio_min = med["connector"]["rps"] / med["minimal-flask"]["rps"]
         ratio_bare = med["connector"]["rps"] / med["bare-wsgi"]["rps"]
         ratio_flask_bare = med["minimal-flask"]["rps"] / med["bare-wsgi"]["rps"]
         print(f"ratio connector/minimal-flask {ratio_min:.2f} (target >= 0.85)")
         print(f"ratio connector/bare-wsgi     {ratio_bare:.2f}")
         print(f"ratio minimal-flask/bare-wsgi {ratio_flask_bare:.2f} (REFERENCE: 0.55-0.72)")
-        print(f"connector p99 at {args.connections} connections "
-              f"{med['connector']['p99_ms']:.2f} ms (target < 30 ms)")
+        print(
+            f"connector p99 at {args.connections} connections "
+            f"{med['connector']['p99_ms']:.2f} ms (target < 30 ms)"
+        )
         bad = sum(r.non2xx + r.errors for v in results.values() for r in v)
         print(f"unexpected statuses or socket errors across all runs: {bad}")
 
@@ -167,13 +201,17 @@ def main() -> int:
             wrk(server, PATH, lua, 2, args.connections)
             r = wrk(server, PATH, lua, args.seconds, args.connections)
         print(f"  hashed credential {fmt(r)}")
-        print(f"  ratio hashed/plain-env credential {r.rps / med['connector']['rps']:.2f} "
-              "(near 1: the hash is verified once per worker, then cached)")
+        print(
+            f"  ratio hashed/plain-env credential {r.rps / med['connector']['rps']:.2f} "
+            "(near 1: the hash is verified once per worker, then cached)"
+        )
 
         print("== 1,000,000-domain deny list", flush=True)
         figs = domain_figures(deny)
-        print(f"  entries {figs['entries']:.0f}  load {figs['load_s']:.3f} s (target < 1 s)  "
-              f"one evaluation {figs['eval_us']:.2f} us (target < 5 us)")
+        print(
+            f"  entries {figs['entries']:.0f}  load {figs['load_s']:.3f} s (target < 1 s)  "
+            f"one evaluation {figs['eval_us']:.2f} us (target < 5 us)"
+        )
         worker_rss = {}
         for label, cfg in (("without list", cfg_small), ("with list", cfg_full)):
             with gunicorn("wsgi:app", {**env, "CONNECTOR_CONFIG": str(cfg)}) as server:
@@ -181,8 +219,10 @@ def main() -> int:
                 pids = server.pids()[1:]
                 worker_rss[label] = sum(rss_kb(p) for p in pids) / len(pids) / 1024
             print(f"  worker RSS {label}: {worker_rss[label]:.1f} MB")
-        print(f"  resident memory added per worker: "
-              f"{worker_rss['with list'] - worker_rss['without list']:.1f} MB (target < 40 MB)")
+        print(
+            f"  resident memory added per worker: "
+            f"{worker_rss['with list'] - worker_rss['without list']:.1f} MB (target < 40 MB)"
+        )
     return 0
 
 

@@ -41,7 +41,9 @@ def jwks_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def auth(jwks_path: Path) -> EntraTokenAuth:
     return EntraTokenAuth(
-        EntraTokenConfig(tenant_id=tokens.TENANT, audience=tokens.AUDIENCE, jwks_file=str(jwks_path))
+        EntraTokenConfig(
+            tenant_id=tokens.TENANT, audience=tokens.AUDIENCE, jwks_file=str(jwks_path)
+        )
     )
 
 
@@ -134,7 +136,9 @@ def test_valid_token_admits(auth: EntraTokenAuth) -> None:
 
 
 def test_v1_token_with_appid_admits(auth: EntraTokenAuth) -> None:
-    principal = auth.authenticate(environ("Bearer " + tokens.token(azp=None, appid=tokens.ENTRA_APP)))
+    principal = auth.authenticate(
+        environ("Bearer " + tokens.token(azp=None, appid=tokens.ENTRA_APP))
+    )
     assert principal is not None and principal.subject == tokens.ENTRA_APP
 
 
@@ -146,6 +150,7 @@ def test_expiry_within_leeway_admits(auth: EntraTokenAuth) -> None:
         auth.authenticate(environ("Bearer " + tokens.token(exp=int(time.time()) - 90)))
 
 
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 def test_short_rsa_key_is_refused(tmp_path: Path) -> None:
     path = tokens.write_jwks(tmp_path / "short.json", tokens.jwk("short", bits=1024))
     auth = EntraTokenAuth(
@@ -171,7 +176,8 @@ def test_bearer_token_parsing(header: str | None, expected: str | None) -> None:
 
 
 @pytest.mark.parametrize(
-    ("header", "reason"), [("Bearer", "empty"), ("Bearer    ", "empty"), ("Bearer " + "a" * 9000, "too long")]
+    ("header", "reason"),
+    [("Bearer", "empty"), ("Bearer    ", "empty"), ("Bearer " + "a" * 9000, "too long")],
 )
 def test_bearer_header_rejected(header: str, reason: str) -> None:
     with pytest.raises(AuthenticationError, match=reason):
@@ -202,9 +208,14 @@ jwks_file = "{path}"
     client = create_app(build_config(text), TESTING=True).test_client()
     connector = "/api/connector/post-attribute-collection"
     assert client.post(URL, json=_event(), headers=basic()).status_code == 401
-    assert client.post(connector, json={"email": "a@contoso.com"}, headers=tokens.bearer()).status_code == 401
+    assert (
+        client.post(connector, json={"email": "a@contoso.com"}, headers=tokens.bearer()).status_code
+        == 401
+    )
     assert client.post(URL, json=_event(), headers=tokens.bearer()).status_code == 200
-    assert client.post(connector, json={"email": "a@contoso.com"}, headers=basic()).status_code == 200
+    assert (
+        client.post(connector, json={"email": "a@contoso.com"}, headers=basic()).status_code == 200
+    )
 
 
 def test_issuer_defaults_and_override() -> None:
@@ -212,5 +223,7 @@ def test_issuer_defaults_and_override() -> None:
     assert default_issuer(tid) == tokens.ISSUER
     assert metadata_url(tokens.TENANT) == tokens.ISSUER + "/.well-known/openid-configuration"
     custom = "https://contoso.ciamlogin.com/" + tokens.TENANT + "/v2.0"
-    cfg = EntraTokenConfig(tenant_id=tokens.TENANT, audience="a", issuer=custom, jwks_url="https://x/k")
+    cfg = EntraTokenConfig(
+        tenant_id=tokens.TENANT, audience="a", issuer=custom, jwks_url="https://x/k"
+    )
     assert EntraTokenAuth(cfg).issuer == custom

@@ -14,7 +14,8 @@ GOOD = f'tenant_id = "{tokens.TENANT}"\naudience = "{tokens.AUDIENCE}"\n'
 
 
 def config_text(section: str) -> str:
-    return f'environment = "production"\n[auth]\nmethods = ["entra_token"]\n[auth.entra_token]\n{section}'
+    head = 'environment = "production"\n[auth]\nmethods = ["entra_token"]\n'
+    return f"{head}[auth.entra_token]\n{section}"
 
 
 @pytest.fixture
@@ -68,7 +69,11 @@ def test_file_and_url_are_exclusive(jwks: Path) -> None:
 
 def test_valid_sections(jwks: Path) -> None:
     cfg = build_config(config_text(GOOD + f'jwks_file = "{jwks}"\n')).auth.entra_token
-    assert (cfg.tenant_id, cfg.audience, cfg.jwks_file) == (tokens.TENANT, tokens.AUDIENCE, str(jwks))
+    assert (cfg.tenant_id, cfg.audience, cfg.jwks_file) == (
+        tokens.TENANT,
+        tokens.AUDIENCE,
+        str(jwks),
+    )
     # No tenant id: an explicit issuer and key source are enough (e.g. a workforce tenant).
     section = (
         'issuer = "https://login.microsoftonline.com/t/v2.0"\naudience = "a"\n'
@@ -81,7 +86,9 @@ def test_valid_sections(jwks: Path) -> None:
 
 
 def test_not_validated_when_not_enabled() -> None:
-    text = config_text('tenant_id = "whatever"\n').replace(
-        'methods = ["entra_token"]', 'methods = ["none"]'
-    ).replace('"production"', '"development"')
+    text = (
+        config_text('tenant_id = "whatever"\n')
+        .replace('methods = ["entra_token"]', 'methods = ["none"]')
+        .replace('"production"', '"development"')
+    )
     assert build_config(text).auth.entra_token.tenant_id == "whatever"

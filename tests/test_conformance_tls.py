@@ -135,7 +135,8 @@ def test_untrusted_server_certificate_stops_the_run(pki: Pki, pinned: Behaviour)
     with serve(ConnectorApp(pinned), server_context(pki)) as base:
         target = Target(base + PATH, steps.ATTRIBUTES, steps.API_CONNECTOR, False)
         system_trust = tls.server_trust(None, False)
-        with pytest.raises(ToolError, match=r"cannot verify the server certificate.*--ca FILE"):
+        why = r"cannot verify the server certificate of https:.*--ca FILE"
+        with pytest.raises(ToolError, match=why):
             run(target, Auth(), PLAN, Contexts(system_trust, system_trust, None), timeout=2.0)
 
 

@@ -38,13 +38,10 @@ BASIC_BACKEND = (
 )
 
 
-def render(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str) -> tuple[Path, Path]:
+def render(tmp_path: Path, backend: str) -> tuple[Path, Path]:
     """Render through `python -m app policies render` next to a copy of infra/."""
     from app import cli as app_cli
 
-    # The lead registers the group in app/cli.py; until then add it for this test only.
-    groups = tuple(dict.fromkeys((*app_cli._GROUPS, "app.apim.cli")))
-    monkeypatch.setattr(app_cli, "_GROUPS", groups)
     config = tmp_path / "connector.toml"
     config.write_text(CONFIG.format(backend=backend), encoding="utf-8")
     out = tmp_path / "build" / "apim-policies"
@@ -55,19 +52,15 @@ def render(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str) -> tup
     return infra, out
 
 
-def test_real_render_satisfies_every_offline_check(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    infra, out = render(tmp_path, monkeypatch, CERT_BACKEND)
+def test_real_render_satisfies_every_offline_check(tmp_path: Path) -> None:
+    infra, out = render(tmp_path, CERT_BACKEND)
     results = check.run_checks(infra, infra / "main.bicepparam", checkov=None, rendered=out)
     assert set(results) >= {"parse", "load paths", "named values", "policy vs parameters"}
     assert {name: problems for name, problems in results.items() if problems} == {}
 
 
-def test_real_render_with_basic_backend_is_rejected(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    infra, out = render(tmp_path, monkeypatch, BASIC_BACKEND)
+def test_real_render_with_basic_backend_is_rejected(tmp_path: Path) -> None:
+    infra, out = render(tmp_path, BASIC_BACKEND)
     assert bicep_checks.check_load_paths(bicep_checks.bicep_files(infra)) == []
     params = bicepparam.read_bicepparam(infra / "main.bicepparam")
     named = bicepparam.check_named_values(params, out / "named-values.json")

@@ -243,3 +243,5 @@ def test_simulate_and_conformance_with_a_pfx_over_tls(
         assert code == 0 and "auth.impostor-cert" in out
         code, out, _ = run("simulate", base + ATTR, "--ca", str(pki.ca))
         assert code == 1 and "credentials" in out and "HTTP 401" in out
+        code, _, err = run("simulate", base + ATTR)  # system trust does not know the test CA
+        assert code == 2 and "cannot verify the server certificate" in err and "--ca FILE" in err

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from app.auth.passwords import parse_password_hash
+from app.certs.x509util import normalise_thumbprint
 from app.config.model import (
     AUTH_METHODS,
     CERT_SOURCES,
@@ -34,7 +35,6 @@ from app.config.model import (
     Secret,
     StoreConfig,
 )
-from app.certs.x509util import normalise_thumbprint
 from app.config.reader import Table
 from app.contract.model import normalise_claim_name, normalise_issuer
 from app.errors import ConfigError, RequestError

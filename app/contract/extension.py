@@ -250,5 +250,7 @@ def render_extension(
             _output_name(short, parsed, prefix): message
             for short, message in decision.attribute_errors.items()
         }
-        return _answer(step, "showValidationError", message=decision.message, attributeErrors=errors)
+        return _answer(
+            step, "showValidationError", message=decision.message, attributeErrors=errors
+        )
     return _answer(step, "showBlockPage", message=decision.message)

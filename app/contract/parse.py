@@ -145,8 +145,21 @@ def _step(body_step: object, url_step: Step | None) -> Step:
 
 STRING_CLAIMS = frozenset(
     {
-        "email", "displayName", "givenName", "surname", "lastName", "jobTitle",
-        "streetAddress", "city", "postalCode", "state", "country", "ui_locales",
-        "client_id", "clientId", "objectId", "step",
+        "email",
+        "displayName",
+        "givenName",
+        "surname",
+        "lastName",
+        "jobTitle",
+        "streetAddress",
+        "city",
+        "postalCode",
+        "state",
+        "country",
+        "ui_locales",
+        "client_id",
+        "clientId",
+        "objectId",
+        "step",
     }
 )

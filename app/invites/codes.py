@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import secrets
 
-from app.errors import RequestError
 from app.rules.domains import email_domain
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

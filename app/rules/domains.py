@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import array
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import idna
@@ -22,7 +22,7 @@ from app.errors import ConfigError, RequestError
 _COMMENT = re.compile(r"#[^\n]*")
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _DOMAIN = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}")
-_CHUNK = 1 << 22
+_CHUNK = 1 << 20
 # Entries that need the slow path: trailing dots, leading dots or wildcards.
 _SPECIAL = re.compile(r"\.(?:\s|$)|(?:^|\s)[.*]")
 
@@ -62,32 +62,24 @@ class DomainSet:
 
     @classmethod
     def build(cls, domains: Iterable[str], files: Iterable[str | Path] = ()) -> DomainSet:
-        hashes: list[int] = []
-        for entry in domains:
-            hashes.append(_hash(normalise_domain(entry.lstrip("*").lstrip("."))))
-        for path in files:
-            hashes.extend(_read_file_hashes(Path(path)))
-        return cls.from_hashes(hashes)
+        inline = [_hash(normalise_domain(e.lstrip("*").lstrip("."))) for e in domains]
+        paths = [Path(p) for p in files]
+        # Size the table from an upper bound (lines + inline entries), then stream every
+        # file into it: no list of a million hashes ever exists.
+        bound = len(inline) + sum(_count_lines(p) for p in paths)
+        builder = _Builder(bound)
+        builder.add(inline)
+        for path in paths:
+            for chunk in _read_file_hashes(path):
+                builder.add(chunk)
+        return cls(builder.table, builder.count)
 
     @classmethod
     def from_hashes(cls, hashes: Iterable[int]) -> DomainSet:
-        items = hashes if isinstance(hashes, list) else list(hashes)
-        size = 1 << max(4, (2 * len(items)).bit_length())
-        table = array.array("q", bytes(8 * size))
-        mask = size - 1
-        count = 0
-        for h in items:
-            i = h & mask
-            while True:
-                v = table[i]
-                if v == 0:
-                    table[i] = h
-                    count += 1
-                    break
-                if v == h:
-                    break
-                i = (i + 1) & mask
-        return cls(table, count)
+        items = list(hashes)
+        builder = _Builder(len(items))
+        builder.add(items)
+        return cls(builder.table, builder.count)
 
     def __len__(self) -> int:
         return self._count
@@ -122,32 +114,64 @@ class DomainSet:
                 return None
 
 
+class _Builder:
+    """Open addressing with linear probing, load factor at most 1/2."""
+
+    def __init__(self, bound: int) -> None:
+        size = 1 << max(4, (2 * bound).bit_length())
+        self.table = array.array("q", bytes(8 * size))
+        self.count = 0
+
+    def add(self, hashes: Iterable[int]) -> None:
+        table = self.table
+        mask = len(table) - 1
+        count = self.count
+        for h in hashes:
+            i = h & mask
+            while True:
+                v = table[i]
+                if v == 0:
+                    table[i] = h
+                    count += 1
+                    break
+                if v == h:
+                    break
+                i = (i + 1) & mask
+        self.count = count
+
+
+def _count_lines(path: Path) -> int:
+    lines = 1
+    try:
+        with path.open("rb") as f:
+            while block := f.read(_CHUNK):
+                lines += block.count(b"\n")
+    except OSError as exc:
+        raise ConfigError(f"cannot read domain list {path}: {exc.strerror}") from exc
+    return lines
+
+
 def _hash(domain: str) -> int:
     # 0 marks an empty slot; hash() never returns -1 for a str.
     return hash(domain) or 1
 
 
-def _read_file_hashes(path: Path) -> list[int]:
-    """Hash every domain of a one-per-line file, reading it in chunks to bound peak memory."""
-    hashes: list[int] = []
+def _read_file_hashes(path: Path) -> Iterator[list[int]]:
+    """Hash every domain of a one-per-line file, chunk by chunk to bound peak memory."""
     try:
         with path.open("rb") as f:
             rest = b""
-            while True:
-                block = f.read(_CHUNK)
-                if not block:
-                    break
+            while block := f.read(_CHUNK):
                 block = rest + block
                 cut = block.rfind(b"\n") + 1
                 rest, block = block[cut:], block[:cut]
-                hashes.extend(_hash_chunk(block.decode("utf-8"), path))
+                yield _hash_chunk(block.decode("utf-8"), path)
             if rest:
-                hashes.extend(_hash_chunk(rest.decode("utf-8"), path))
+                yield _hash_chunk(rest.decode("utf-8"), path)
     except OSError as exc:
         raise ConfigError(f"cannot read domain list {path}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"domain list {path} is not UTF-8 (byte {exc.start})") from exc
-    return hashes
 
 
 def _hash_chunk(text: str, path: Path) -> list[int]:

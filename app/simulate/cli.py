@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from app.errors import ToolError
 from app.simulate import payloads, steps, tls
-from app.simulate.battery import Contexts, TargetReport, assess, run
+from app.simulate.battery import Contexts, TargetReport, assess, refuse_unverified, run
 from app.simulate.credentials import (
     BASIC_PASSWORD_ENV,
     BEARER_TOKEN_ENV,
@@ -178,6 +178,7 @@ def simulate(args: argparse.Namespace) -> int:
     exchange = send(
         where, body, probe.headers(), tls=contexts.client, timeout=max(10.0, args.timeout * 5)
     )
+    refuse_unverified(exchange)
     verdict, findings = assess(probe, exchange, contract=contract, timeout=args.timeout)
     if verdict is None and exchange.answer is not None:
         verdict = judge(exchange.answer, step=step, contract=contract, timeout=args.timeout)

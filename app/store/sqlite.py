@@ -34,7 +34,10 @@ from app.store.model import (
 )
 
 T = TypeVar("T")
-_INVITE_COLUMNS = "id, created_at, expires_at, max_uses, revoked_at, email, domain, claims, note"
+_BY_HASH = (
+    "SELECT id, created_at, expires_at, max_uses, revoked_at, email, domain, claims, note "
+    "FROM invites WHERE code_hash = ?"
+)
 # Migrations may rewrite tables: give them longer than a request gets.
 _MIGRATION_TIMEOUT_S = 30.0
 
@@ -220,11 +223,10 @@ class SqliteStore:
 
     def redeem(self, code_hash: str, claimant: Claimant, now: datetime) -> Redemption:
         self._ensure_schema()
-        select = f"SELECT {_INVITE_COLUMNS} FROM invites WHERE code_hash = ?"
         # Unknown, revoked and expired codes are answered without the write lock, so
         # guessing traffic cannot queue up behind (or in front of) real sign-ups.
         with self._session() as conn:
-            row = conn.execute(select, (code_hash,)).fetchone()
+            row = conn.execute(_BY_HASH, (code_hash,)).fetchone()
         if row is None:
             return Redemption(Outcome.UNKNOWN)
         early = judge(_row(row, 0), False, claimant, now)
@@ -232,7 +234,7 @@ class SqliteStore:
             return Redemption(early, row[0])
 
         def attempt(conn: sqlite3.Connection) -> Redemption:
-            locked = conn.execute(select, (code_hash,)).fetchone()
+            locked = conn.execute(_BY_HASH, (code_hash,)).fetchone()
             if locked is None:
                 return Redemption(Outcome.UNKNOWN)
             uses, replay = conn.execute(

@@ -106,57 +106,123 @@ def _connector_op(summary: str, validation: bool) -> dict[str, Any]:
     }
 
 
+_STR = {"type": "string"}
+_ATTRIBUTE = {
+    "type": "object",
+    "description": "@odata.type microsoft.graph.{string|boolean|int64}DirectoryAttributeValue; "
+    "multi-valued attributes arrive comma-delimited (or as an array of strings).",
+    "properties": {
+        "@odata.type": _STR,
+        "value": {"type": ["string", "boolean", "integer", "array", "null"]},
+        "attributeType": {"enum": ["builtIn", "directorySchemaExtension"]},
+    },
+}
 EXTENSION_REQUEST: dict[str, Any] = {
     "type": "object",
     "required": ["type", "data"],
     "properties": {
-        "type": {"type": "string"},
-        "source": {"type": "string"},
+        "type": _STR,
+        "source": _STR,
         "data": {
             "type": "object",
             "properties": {
-                "@odata.type": {"type": "string"},
-                "tenantId": {"type": "string"},
-                "authenticationContext": {"type": "object"},
-                "userSignUpInfo": {"type": "object"},
-            },
-        },
-    },
-}
-EXTENSION_RESPONSE: dict[str, Any] = {
-    "type": "object",
-    "required": ["data"],
-    "properties": {
-        "data": {
-            "type": "object",
-            "required": ["@odata.type", "actions"],
-            "properties": {
-                "@odata.type": {"type": "string"},
-                "actions": {
-                    "type": "array",
-                    "minItems": 1,
-                    "maxItems": 1,
-                    "items": {"type": "object"},
+                "@odata.type": _STR,
+                "tenantId": _STR,
+                "authenticationEventListenerId": _STR,
+                "customAuthenticationExtensionId": _STR,
+                "authenticationContext": {
+                    "type": "object",
+                    "properties": {
+                        "correlationId": _STR,
+                        "client": {
+                            "type": "object",
+                            "properties": {"ip": _STR, "locale": _STR, "market": _STR},
+                        },
+                        "clientServicePrincipal": {
+                            "type": "object",
+                            "properties": {"appId": _STR},
+                        },
+                    },
+                },
+                "userSignUpInfo": {
+                    "type": "object",
+                    "properties": {
+                        "attributes": {"type": "object", "additionalProperties": _ATTRIBUTE},
+                        "identities": {"type": "array", "items": _IDENTITY},
+                    },
                 },
             },
-        }
+        },
+    },
+}
+# Values are returned under the request's attribute names, in the request's types.
+_VALUES = {"type": "object", "additionalProperties": _CLAIM_VALUE}
+_ERRORS = {"type": "object", "additionalProperties": _STR}
+EXTENSION_ACTIONS: dict[str, dict[str, dict[str, Any]]] = {
+    "attributeCollectionStart": {
+        "continueWithDefaultBehavior": {},
+        "setPrefillValues": {"inputs": _VALUES},
+        "showBlockPage": {"message": _STR},
+    },
+    "attributeCollectionSubmit": {
+        "continueWithDefaultBehavior": {},
+        "modifyAttributeValues": {"attributes": _VALUES},
+        "showValidationError": {"message": _STR, "attributeErrors": _ERRORS},
+        "showBlockPage": {"message": _STR},
     },
 }
 
 
-def _extension_op(summary: str) -> dict[str, Any]:
+def _extension_response(event: str) -> dict[str, Any]:
+    actions = [
+        {
+            "type": "object",
+            "required": ["@odata.type", *fields],
+            "properties": {"@odata.type": {"const": f"microsoft.graph.{event}.{name}"}, **fields},
+        }
+        for name, fields in EXTENSION_ACTIONS[event].items()
+    ]
+    data_type = f"microsoft.graph.on{event[0].upper()}{event[1:]}ResponseData"
+    return {
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            "data": {
+                "type": "object",
+                "required": ["@odata.type", "actions"],
+                "properties": {
+                    "@odata.type": {"const": data_type},
+                    "actions": {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": 1,
+                        "items": {"oneOf": actions},
+                    },
+                },
+            }
+        },
+    }
+
+
+def _extension_op(summary: str, event: str) -> dict[str, Any]:
+    request = dict(EXTENSION_REQUEST)
+    event_type = {"const": f"microsoft.graph.authenticationEvent.{event}"}
+    request["properties"] = {**EXTENSION_REQUEST["properties"], "type": event_type}
+    answer = _extension_response(event)
     return {
         "summary": summary,
-        "security": [{"entraToken": []}],
+        "description": "Custom authentication extension: always HTTP 200 with one action "
+        "(validation errors only at submit), except 413 for a body over the size limit.",
+        "security": [{"entraToken": []}, {"clientCertificate": []}],
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": EXTENSION_REQUEST}},
+            "content": {"application/json": {"schema": request}},
         },
         "responses": {
-            "200": _json(EXTENSION_RESPONSE, "One action for Entra to take"),
-            "401": _problem("Missing or invalid bearer token"),
+            "200": _json(answer, "One action for Entra to take"),
+            "401": _problem("Missing or invalid bearer token (Bearer challenge)"),
             "403": _problem("Client certificate rejected"),
-            "413": _json(EXTENSION_RESPONSE, "Body over the size limit (block page action)"),
+            "413": _json(answer, "Body over the size limit (showBlockPage)"),
         },
     }
 
@@ -172,10 +238,10 @@ def document() -> dict[str, Any]:
     }
     paths: dict[str, Any] = {p: {"post": op} for p, op in step_ops.items()}
     paths["/api/authentication-extension/attribute-collection-start"] = {
-        "post": _extension_op("OnAttributeCollectionStart")
+        "post": _extension_op("OnAttributeCollectionStart", "attributeCollectionStart")
     }
     paths["/api/authentication-extension/attribute-collection-submit"] = {
-        "post": _extension_op("OnAttributeCollectionSubmit")
+        "post": _extension_op("OnAttributeCollectionSubmit", "attributeCollectionSubmit")
     }
     paths["/healthz"] = {
         "get": {

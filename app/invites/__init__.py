@@ -1,0 +1,1 @@
+"""Invitation codes: generation and hashing, issuing, output, and the `invites` commands."""
