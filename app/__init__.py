@@ -25,6 +25,14 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     services = Services(config=config, authenticator=Authenticator(config.auth))
     app.extensions["connector"] = services
 
+    from app.auth import monitor as certificate_monitor
+
+    certificate_monitor.attach(services)  # expiry warnings, /readyz "certificates"
+
+    from app.store import wiring as store_wiring
+
+    store_wiring.attach(services)  # invitation rule, migrations, /readyz "store"
+
     from app.web import connector, extension, health, openapi
 
     app.register_blueprint(connector.bp)

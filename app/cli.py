@@ -15,6 +15,8 @@ _GROUPS = (
     "app.config.cli",
     "app.certs.cli",
     "app.apim.cli",
+    "app.invites.cli",
+    "app.store.cli",
 )
 
 

@@ -1,14 +1,13 @@
 """A small correct API connector and switchable defects (REFERENCE §2), served on 127.0.0.1.
 
 Each `Behaviour` flag reproduces one defect seen in public samples, so the conformance tests can
-show every check failing on purpose. Also a throwaway PKI (EC keys: fast) for the TLS tests.
+show every check failing on purpose. Also the TLS files those tests need (from tests/pki.py).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import datetime
 import hashlib
 import hmac
 import json
@@ -26,10 +25,9 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import NameOID
+
+from tests import pki
 
 USER = "entra"
 PASSWORD = "s3cret:with:colons"  # the real password contains ':' on purpose
@@ -357,7 +355,7 @@ def serve(app: Callable[..., Any], tls: ssl.SSLContext | None = None) -> Iterato
         thread.join(5)
 
 
-# -- throwaway PKI ------------------------------------------------------------------------------
+# -- throwaway PKI (tests/pki.py) ---------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -374,83 +372,24 @@ class Pki:
     client_sha256: str
 
 
-def certificate(
-    subject: str,
-    key: ec.EllipticCurvePrivateKey,
-    issuer: x509.Name,
-    signer: ec.EllipticCurvePrivateKey,
-    *,
-    ca: bool = False,
-    server: bool = False,
-) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if server:
-        import ipaddress
-
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-    elif not ca:
-        builder = builder.add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
-        )
-    return builder.sign(signer, hashes.SHA256())
-
-
 def make_pki(directory: Path) -> Pki:
-    """A CA, a server certificate for 127.0.0.1, and a client certificate (PEM and .pfx)."""
-    pem = serialization.Encoding.PEM
-    plain = serialization.NoEncryption()
-    pkcs8 = serialization.PrivateFormat.PKCS8
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = certificate(
-        "Test CA",
-        ca_key,
-        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test CA")]),
-        ca_key,
-        ca=True,
-    )
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    server = certificate("127.0.0.1", server_key, ca.subject, ca_key, server=True)
-    client_key = ec.generate_private_key(ec.SECP256R1())
-    client = certificate("api.contoso", client_key, ca.subject, ca_key)
+    """A CA, a server certificate for 127.0.0.1, a client certificate (PEM, and a .pfx the way
+    Entra wants it: 3DES, SHA-1 MAC)."""
+    ca = pki.root_ca("CN=Test CA")
+    server = pki.write_files(directory, "server", pki.server_cert(ca, hosts=("127.0.0.1",)))
+    issued = pki.client_cert("CN=api.contoso", issuer=ca)
+    client = pki.write_files(directory, "client", issued)
     password = "pfx:pass"
-    files = {
-        "ca.pem": ca.public_bytes(pem),
-        "server.pem": server.public_bytes(pem),
-        "server.key": server_key.private_bytes(pem, pkcs8, plain),
-        "client.pem": client.public_bytes(pem),
-        "client.key": client_key.private_bytes(pem, pkcs8, plain),
-        "client.pfx": pkcs12.serialize_key_and_certificates(
-            b"client",
-            client_key,
-            client,
-            None,
-            serialization.BestAvailableEncryption(password.encode()),
-        ),
-    }
-    for name, data in files.items():
-        (directory / name).write_bytes(data)
+    pfx = pki.write_pfx(directory / "client.pfx", issued, password.encode())
     return Pki(
-        directory / "ca.pem",
-        directory / "server.pem",
-        directory / "server.key",
-        directory / "client.pem",
-        directory / "client.key",
-        directory / "client.pfx",
+        pki.write_pem(directory / "ca.pem", ca.cert),
+        server.cert,
+        server.key,
+        client.cert,
+        client.key,
+        pfx,
         password,
-        hashlib.sha256(client.public_bytes(serialization.Encoding.DER)).hexdigest(),
+        issued.sha256.lower(),
     )
 
 

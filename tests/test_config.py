@@ -210,6 +210,19 @@ def test_config_check_redacts_secrets(tmp_path: Path) -> None:
     assert "is valid (production)" in r.stderr
 
 
+def test_config_check_on_the_example_prints_json() -> None:
+    r = _run(
+        ["config", "check", "--config", "connector.example.toml"],
+        {"CONNECTOR_BASIC_PASSWORD": "example-password"},
+    )
+    assert r.returncode == 0, r.stderr
+    import json
+
+    printed = json.loads(r.stdout)
+    assert printed["rules"]["attributes"][0]["pattern"] == "^[0-9]{5}$"
+    assert "example-password" not in r.stdout
+
+
 def test_config_check_fails_with_one_line(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text("[auth]\nmethods = ['none']\n")

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from app.simulate import steps
-from app.simulate.battery import assess
+from app.simulate.expect import assess
 from app.simulate.probes import Expect, Probe
 from app.simulate.transport import Answer, ErrorKind, Exchange
 

@@ -22,6 +22,7 @@ from tests.broken_servers import Pki, make_pki
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.e2e,
     pytest.mark.skipif(
         not (ROOT / "wsgi.py").exists(), reason="wsgi.py (the service) not there yet"
     ),
@@ -127,7 +128,7 @@ thumbprints = ["{pki.client_sha256}"]
     ready.load_cert_chain(pki.client_cert, pki.client_key)
     monkeypatch.setenv("CONNECTOR_PFX_PASSWORD", pki.pfx_password)
     with gunicorn(config, env=env, scheme="https", ssl_context=ready) as server:
-        conformance(
+        document = conformance(
             *(server.url + p for p in CONNECTOR_PATHS),
             "--pfx",
             str(pki.client_pfx),
@@ -135,6 +136,12 @@ thumbprints = ["{pki.client_sha256}"]
             str(pki.ca),
             *RULE_OPTIONS,
         )
+    for target in document["targets"]:  # type: ignore[attr-defined]
+        probes = {p["id"]: p for p in target["probes"]}
+        assert probes["valid.full"]["status"] == 200
+        impostor = probes["auth.impostor-cert"]
+        # Refused by the app (403) or, with `required`, possibly already in the handshake.
+        assert impostor["status"] == 403 or impostor["error"], impostor
 
 
 @pytest.mark.skipif(
@@ -178,9 +185,12 @@ jwks_file = "{jwks}"
     )
     with gunicorn(config, ready_path="/healthz") as server:
         base = server.url + "/api/authentication-extension/"
-        conformance(
+        document = conformance(
             base + "attribute-collection-start",
             base + "attribute-collection-submit",
             "--bearer",
             *RULE_OPTIONS,
         )
+    submit = {p["id"]: p for p in document["targets"][1]["probes"]}  # type: ignore[index]
+    assert submit["valid.full"]["status"] == 200 and submit["auth.bad-token"]["status"] == 401
+    assert submit["rules.invalid-claim"]["action"] == "showValidationError"

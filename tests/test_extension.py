@@ -297,3 +297,71 @@ def test_store_failure_answers_try_again_where_allowed(
     assert action["message"] == "Something went wrong. Please try again in a moment."
     if url == SUBMIT:
         assert action["attributeErrors"] == {}
+
+
+# The answers match the OpenAPI description (a small JSON Schema subset, checked here).
+
+_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
+
+
+def conforms(value: Any, schema: dict[str, Any]) -> bool:
+    if "const" in schema and value != schema["const"]:
+        return False
+    if "oneOf" in schema:
+        return sum(conforms(value, s) for s in schema["oneOf"]) == 1
+    kinds = schema.get("type")
+    if kinds is not None:
+        kinds = [kinds] if isinstance(kinds, str) else kinds
+        ok = any(
+            (k == "integer" and isinstance(value, int) and not isinstance(value, bool))
+            or (k in _TYPES and isinstance(value, _TYPES[k]))
+            for k in kinds
+        )
+        if not ok:
+            return False
+    if isinstance(value, dict):
+        if not set(schema.get("required", ())) <= set(value):
+            return False
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties", True)
+        for key, item in value.items():
+            sub = props.get(key, extra)
+            if sub is False or (isinstance(sub, dict) and not conforms(item, sub)):
+                return False
+    if isinstance(value, list):
+        if not schema.get("minItems", 0) <= len(value) <= schema.get("maxItems", len(value)):
+            return False
+        return all(conforms(item, schema.get("items", {})) for item in value)
+    return True
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "action"),
+    [
+        (START, lambda: event(START), "continueWithDefaultBehavior"),
+        (START, lambda: event(START, email="g@fabrikam.com"), "setPrefillValues"),
+        (START, lambda: event(START, email="x@mailinator.com"), "showBlockPage"),
+        (SUBMIT, lambda: event(SUBMIT), "continueWithDefaultBehavior"),
+        (SUBMIT, lambda: event(SUBMIT, email="g@fabrikam.com"), "modifyAttributeValues"),
+        (
+            SUBMIT,
+            lambda: event(SUBMIT, typed_attributes(postalCode=value("1"))),
+            "showValidationError",
+        ),
+        (SUBMIT, lambda: event(SUBMIT, email="x@mailinator.com"), "showBlockPage"),
+    ],
+)
+def test_answers_match_the_openapi_description(
+    client: FlaskClient, url: str, body: Any, action: str
+) -> None:
+    from app.web.openapi import document
+
+    status, answer = call(client, url, body())
+    assert status == 200
+    assert action_of(url, answer)[0] == action
+    schema = document()["paths"][url]["post"]["responses"]["200"]["content"]["application/json"]
+    assert conforms(answer, schema["schema"])
+    # ...and the checker is not a rubber stamp: the other event's envelope does not conform.
+    other = START if url == SUBMIT else SUBMIT
+    other_schema = document()["paths"][other]["post"]["responses"]["200"]["content"]
+    assert not conforms(answer, other_schema["application/json"]["schema"])

@@ -79,6 +79,13 @@ def test_multi_valued_and_odd_spellings() -> None:
     assert request.attribute_types["Since"] == "string"
 
 
+def test_unknown_attribute_in_an_unknown_shape_is_ignored() -> None:
+    attrs = typed_attributes(newClaimFromEntra={"value": {"nested": ["value"]}}, n={"value": 1.5})
+    request = parse(event(SUBMIT, attrs))
+    assert "newClaimFromEntra" not in request.attributes and "n" not in request.attribute_types
+    assert request.attributes["city"] == "Seattle"
+
+
 def test_event_type_is_case_insensitive_and_url_optional() -> None:
     body = event(SUBMIT)
     body["type"] = "microsoft.graph.authenticationEvent.AttributeCollectionSubmit"
@@ -132,14 +139,14 @@ BAD: list[tuple[str, bytes, str]] = [
         "expected a string, boolean or integer value, got dict",
     ),
     (
-        "value-float",
-        _with("data.userSignUpInfo.attributes", {"n": {"value": 1.5}}),
+        "custom-value-float",
+        _with("data.userSignUpInfo.attributes", {ext("N"): {"value": 1.5}}),
         "got float",
     ),
     (
-        "value-list-of-numbers",
-        _with("data.userSignUpInfo.attributes", {"n": {"value": [1, 2]}}),
-        "expected a list of strings",
+        "custom-value-list-of-numbers",
+        _with("data.userSignUpInfo.attributes", {ext("N"): {"value": [1, 2]}}),
+        "got list",
     ),
     (
         "surrogate",

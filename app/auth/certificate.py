@@ -31,7 +31,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from app.auth.certpolicy import ValidityPolicy, build_policies, load_trust
+from app.auth.certpolicy import CertificatePolicy, ValidityPolicy, build_policies, load_trust
 from app.auth.forwarded import ProxyTrust, environ_key, parse_forwarded, peer_address
 from app.auth.monitor import ExpiryMonitor, Tracked
 from app.auth.principal import Environ, Principal
@@ -141,7 +141,9 @@ class CertificateAuth:
             peer=peer,
             length=len(str(value)),
         )
-        return f"forged header: expected {self._header} only from a trusted front end, got it ({why})"
+        return (
+            f"forged header: expected {self._header} only from a trusted front end, got it ({why})"
+        )
 
     def _check(self, presented: _Presented, now: datetime) -> _Accepted:
         digest = hashlib.sha256(presented.der)
@@ -164,11 +166,14 @@ class CertificateAuth:
 
     @staticmethod
     def _apply(
-        policies: tuple[object, ...], cert: x509.Certificate, presented: _Presented, now: datetime
+        policies: tuple[CertificatePolicy, ...],
+        cert: x509.Certificate,
+        presented: _Presented,
+        now: datetime,
     ) -> None:
         try:
             for policy in policies:
-                policy.verify(cert, now, presented.intermediates)  # type: ignore[attr-defined]
+                policy.verify(cert, now, presented.intermediates)
         except CertificateError as exc:
             raise CertificateError(f"{exc} [{_describe(cert, presented.source)}]") from exc
         except (ValueError, UnsupportedAlgorithm) as exc:
@@ -206,4 +211,6 @@ def _tracked(cert: x509.Certificate, source: str) -> Tracked:
 
 
 def _describe(cert: x509.Certificate, source: str) -> str:
-    return f"{source} certificate {cert.subject.rfc4514_string()!r}, SHA-256 {thumbprint_sha256(cert)}"
+    return (
+        f"{source} certificate {cert.subject.rfc4514_string()!r}, SHA-256 {thumbprint_sha256(cert)}"
+    )

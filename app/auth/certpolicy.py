@@ -165,20 +165,28 @@ def name_key(name: x509.Name) -> NameKey:
     )
 
 
+def parse_name(text: str) -> NameKey:
+    """One RFC 4514 DN from the configuration; ConfigError says what was expected."""
+    try:
+        name = x509.Name.from_rfc4514_string(text)
+    except ValueError as exc:
+        raise ConfigError(
+            f"expected an RFC 4514 distinguished name such as 'CN=api.contoso,O=Contoso', "
+            f"got {text!r}"
+        ) from exc
+    if not name.rdns:
+        raise ConfigError(f"expected a non-empty distinguished name, got {text!r}")
+    return name_key(name)
+
+
 def parse_names(texts: Sequence[str], key: str) -> tuple[NameKey, ...]:
-    """RFC 4514 DNs from the configuration; ConfigError names the key and the entry."""
+    """Several DNs; the ConfigError names the key and the entry."""
     keys = []
     for i, text in enumerate(texts):
         try:
-            name = x509.Name.from_rfc4514_string(text)
-        except ValueError as exc:
-            raise ConfigError(
-                f"{key}[{i}]: expected an RFC 4514 distinguished name such as "
-                f"'CN=api.contoso,O=Contoso', got {text!r}"
-            ) from exc
-        if not name.rdns:
-            raise ConfigError(f"{key}[{i}]: expected a non-empty distinguished name")
-        keys.append(name_key(name))
+            keys.append(parse_name(text))
+        except ConfigError as exc:
+            raise ConfigError(f"{key}[{i}]: {exc}") from exc
     return tuple(keys)
 
 
@@ -238,9 +246,7 @@ def _read(
         raise ConfigError(f"{key}: {exc}") from exc
 
 
-def build_policies(
-    config: CertificateAuthConfig, trust: Trust
-) -> tuple[CertificatePolicy, ...]:
+def build_policies(config: CertificateAuthConfig, trust: Trust) -> tuple[CertificatePolicy, ...]:
     """Every policy the configuration asks for, cheapest first; all must pass."""
     if not trust.pins and not trust.anchors:
         raise ConfigError(

@@ -89,7 +89,9 @@ def _der(data: bytes, header: str) -> x509.Certificate:
         cert.issuer.rfc4514_string()
         _ = cert.not_valid_before_utc, cert.not_valid_after_utc, cert.extensions
     except ValueError as exc:
-        raise _malformed(header, f"base64 of {len(data)} bytes that are not a DER certificate") from exc
+        raise _malformed(
+            header, f"base64 of {len(data)} bytes that are not a DER certificate"
+        ) from exc
     return cert
 
 

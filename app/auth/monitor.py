@@ -101,7 +101,12 @@ class ExpiryMonitor:
             key=lambda t: t.not_after,
         )
         expiring = [
-            {"sha256": t.sha256, "subject": t.subject, "source": t.source, "days_left": t.days_left(now)}
+            {
+                "sha256": t.sha256,
+                "subject": t.subject,
+                "source": t.source,
+                "days_left": t.days_left(now),
+            }
             for t in due
         ]
         return True, {"window_days": self.window_days, "expiring": expiring}

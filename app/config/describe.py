@@ -15,7 +15,10 @@ def _plain(value: Any) -> Any:
     if isinstance(value, DomainSet):
         return f"<{len(value)} domains>"
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        # repr=False marks derived fields (compiled patterns): nothing the operator wrote.
+        return {
+            f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value) if f.repr
+        }
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, tuple | list | frozenset | set):

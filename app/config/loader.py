@@ -9,6 +9,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
+from app.auth.certpolicy import parse_name
 from app.auth.passwords import parse_password_hash
 from app.certs.x509util import normalise_thumbprint
 from app.config.model import (
@@ -250,6 +251,13 @@ def _certificate(t: Table, enabled: bool, warnings: list[str]) -> CertificateAut
         )
     if (subjects or issuers) and not ca_bundle:
         raise t.error("subjects", "subjects/issuers constrain chain validation and need ca_bundle")
+    _certificate_files(t, ca_bundle, pin_files, warnings)
+    for key, names in (("subjects", subjects), ("issuers", issuers)):
+        for i, name in enumerate(names):
+            try:
+                parse_name(name)
+            except ConfigError as exc:
+                raise t.error(f"{key}[{i}]", str(exc)) from exc
     if enabled and "forwarded" in sources:
         if any_peer:
             warnings.append(
@@ -277,6 +285,30 @@ def _certificate(t: Table, enabled: bool, warnings: list[str]) -> CertificateAut
         clock_skew_seconds=skew,
         pin_files=pin_files,
     )
+
+
+def _certificate_files(
+    t: Table, ca_bundle: str, pin_files: tuple[str, ...], warnings: list[str]
+) -> None:
+    """Parse what certificate auth loads, so start-up and `config check` catch a bad file."""
+    from datetime import UTC, datetime
+
+    from app.certs.x509util import load_certificate_file, load_pem_bundle
+
+    now = datetime.now(UTC)
+    named = [("ca_bundle", ca_bundle, load_pem_bundle)] if ca_bundle else []
+    named += [(f"pin_files[{i}]", p, load_certificate_file) for i, p in enumerate(pin_files)]
+    for key, path, load in named:
+        try:
+            certs = load(path)
+        except ConfigError as exc:
+            raise t.error(key, str(exc)) from exc
+        for cert in certs:
+            if cert.not_valid_after_utc < now:
+                warnings.append(
+                    f"{t.key_path(key)}: {cert.subject.rfc4514_string()} in {path} expired on "
+                    f"{cert.not_valid_after_utc:%Y-%m-%d}: remove it once its successor is in place"
+                )
 
 
 def _api_key(t: Table, enabled: bool, environ: Mapping[str, str]) -> ApiKeyConfig:

@@ -100,22 +100,24 @@ def _odata_kind(attribute: dict[str, Any]) -> str | None:
     return None
 
 
-def _attribute(name: str, raw: object) -> tuple[Value | None, str]:
-    """(value, declared type); lists are multi-valued strings, sent back comma-delimited."""
+def _attribute(name: str, raw: object) -> tuple[Value | None, str] | None:
+    """(value, declared type), or None to ignore; lists are multi-valued strings."""
     attribute = _object(raw, f"attribute {name!r}")
     value = attribute.get("value")
     declared = _odata_kind(attribute)
-    if isinstance(value, list):
-        if not all(isinstance(v, str) for v in value):
-            raise RequestError(f"attribute {name!r}: expected a list of strings")
-        value = ",".join(value)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        value = ",".join(value)  # answered comma-delimited, as the docs say
     if value is None:
         return None, declared or STRING
     if not isinstance(value, bool | int | str):
-        raise RequestError(
-            f"attribute {name!r}: expected a string, boolean or integer value, "
-            f"got {type(value).__name__}"
-        )
+        # As for API connectors: an attribute nobody configured, in a shape we cannot use,
+        # is not ours to judge; a known or custom one is, and then the request is unusable.
+        if name.startswith("extension_") or normalise_claim_name(name) in BUILTIN_CLAIMS:
+            raise RequestError(
+                f"attribute {name!r}: expected a string, boolean or integer value, "
+                f"got {type(value).__name__}"
+            )
+        return None
     if isinstance(value, str):
         check_text(name, value)
     inferred = BOOLEAN if isinstance(value, bool) else INT if isinstance(value, int) else STRING
@@ -154,7 +156,10 @@ def parse_extension(body: bytes, url_step: Step | None) -> ExtensionRequest:
     names: dict[str, str] = {}
     custom: set[str] = set()
     for full_name, raw in raw_attributes.items():
-        value, declared = _attribute(full_name, raw)
+        parsed = _attribute(full_name, raw)
+        if parsed is None:
+            continue
+        value, declared = parsed
         short = normalise_claim_name(full_name)
         if full_name.startswith("extension_"):
             custom.add(short)

@@ -14,8 +14,6 @@ from app.simulate.probes import Auth, Plan, Probe, Target
 from app.simulate.transport import Exchange, endpoint, send
 from app.simulate.verdict import Verdict
 
-__all__ = ["Contexts", "ProbeResult", "TargetReport", "assess", "refuse_unverified", "run"]
-
 
 @dataclass(frozen=True)
 class Contexts:

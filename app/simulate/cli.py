@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from app.errors import ToolError
 from app.simulate import payloads, steps, tls
-from app.simulate.battery import Contexts, TargetReport, assess, refuse_unverified, run
+from app.simulate.battery import Contexts, TargetReport, refuse_unverified, run
 from app.simulate.credentials import (
     BASIC_PASSWORD_ENV,
     BEARER_TOKEN_ENV,
@@ -16,6 +16,7 @@ from app.simulate.credentials import (
     Bearer,
     read_secret,
 )
+from app.simulate.expect import assess
 from app.simulate.payloads import Profile
 from app.simulate.probes import Auth, Expect, Plan, Probe, Target
 from app.simulate.report import (

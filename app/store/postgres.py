@@ -39,9 +39,9 @@ from app.store.model import (
 
 T = TypeVar("T")
 Conn = psycopg.Connection[TupleRow]
-_LOCK_BY_HASH = (
+_BY_HASH = (
     "SELECT id, created_at, expires_at, max_uses, revoked_at, email, domain, claims, note "
-    "FROM invites WHERE code_hash = %s FOR UPDATE"
+    "FROM invites WHERE code_hash = %s"
 )
 _MIGRATION_TIMEOUT = "60s"
 _MIGRATION_WAIT_S = 2.0  # for a first connection at start-up; requests wait far less
@@ -117,7 +117,9 @@ class PostgresStore:
                 self._pool.open(wait=False)  # never block start-up on the database
             return self._pool
 
-    def _run(self, work: Callable[[Conn], T], wait_s: float | None = None) -> T:
+    def _run(
+        self, work: Callable[[Conn], T], wait_s: float | None = None, transaction: bool = True
+    ) -> T:
         """Run `work` in one transaction; a stale pooled connection is replaced, once each."""
         budget = self.timeout_ms / 1000 if wait_s is None else wait_s
         deadline = time.monotonic() + budget
@@ -132,6 +134,8 @@ class PostgresStore:
             try:
                 with pool.connection(timeout=remaining) as conn:
                     used = conn
+                    if not transaction:
+                        return work(conn)
                     with conn.transaction():
                         result = work(conn)
                         committing = True
@@ -256,21 +260,30 @@ class PostgresStore:
         return self._run(revoke, _MIGRATION_WAIT_S)
 
     def redeem(self, code_hash: str, claimant: Claimant, now: datetime) -> Redemption:
+        self._ensure_schema()
+        # Unknown, revoked and expired codes are answered by one plain read: guessing
+        # traffic takes no row lock and writes nothing (a locking read is a WAL write).
+        row = self._run(
+            lambda conn: conn.execute(_BY_HASH, (code_hash,)).fetchone(), transaction=False
+        )
+        if row is None:
+            return Redemption(Outcome.UNKNOWN)
+        early = judge(_row(row, 0), False, claimant, now)
+        if early in (Outcome.REVOKED, Outcome.EXPIRED):
+            return Redemption(early, row[0])
+
         def attempt(conn: Conn) -> Redemption:
-            row = conn.execute(_LOCK_BY_HASH, (code_hash,)).fetchone()
-            if row is None:
+            locked = conn.execute(_BY_HASH + " FOR UPDATE", (code_hash,)).fetchone()
+            if locked is None:
                 return Redemption(Outcome.UNKNOWN)
-            early = judge(_row(row, 0), False, claimant, now)
-            if early in (Outcome.REVOKED, Outcome.EXPIRED):
-                return Redemption(early, row[0])
             # A new statement after the lock: it sees every redemption committed before it.
             counted = conn.execute(
                 "SELECT count(*), coalesce(bool_or(redeemer = %s), false) "
                 "FROM invite_redemptions WHERE invite_id = %s",
-                (claimant.redeemer, row[0]),
+                (claimant.redeemer, locked[0]),
             ).fetchone()
             uses, replay = counted if counted else (0, False)
-            invite = _row(row, int(uses))
+            invite = _row(locked, int(uses))
             outcome = judge(invite, bool(replay), claimant, now)
             if outcome is Outcome.REDEEMED:
                 conn.execute(
@@ -279,7 +292,6 @@ class PostgresStore:
                 )
             return Redemption(outcome, invite.id, invite.claims if outcome.ok else {})
 
-        self._ensure_schema()
         return self._run(attempt)
 
     def close(self) -> None:
