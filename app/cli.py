@@ -17,6 +17,7 @@ _GROUPS = (
     "app.apim.cli",
     "app.invites.cli",
     "app.store.cli",
+    "app.simulate.cli",
 )
 
 

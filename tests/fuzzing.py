@@ -1,8 +1,8 @@
 """Shared pieces of the fuzz and property tests: settings, strategies, and a case counter.
 
-A pytest plugin too: test modules load it with ``pytest_plugins = ["tests.fuzzing"]`` and it
-prints how many cases each property generated at the end of the run (also under ``-q``).
-``CONNECTOR_FUZZ_SCALE`` multiplies every example budget (e.g. 20 for a long soak).
+tests/fuzz_report.py prints the counts at the end of the run; every fuzz module loads it
+with ``pytest_plugins = ["tests.fuzz_report"]``. ``CONNECTOR_FUZZ_SCALE`` multiplies every
+example budget (e.g. 20 for a long soak).
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 import string
 from collections import Counter
-from typing import Any
-
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
@@ -31,18 +29,6 @@ def budget(examples: int) -> settings:
 def count(name: str) -> None:
     """Record one generated case of property `name`."""
     COUNTS[name] += 1
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not COUNTS:
-        return
-    terminalreporter.write_sep("-", "generated cases (hypothesis, schemathesis)")
-    for name, n in sorted(COUNTS.items()):
-        terminalreporter.write_line(f"{n:7d}  {name}")
-    terminalreporter.write_line(
-        f"{sum(COUNTS.values()):7d}  in total over {len(COUNTS)} properties"
-        f" (CONNECTOR_FUZZ_SCALE={SCALE:g})"
-    )
 
 
 # --- strategies ------------------------------------------------------------------------------

@@ -178,6 +178,10 @@ def test_bad_metadata_is_refused(jwks_uri: str | None, reason: str) -> None:
         (json.dumps({"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "h"}]}).encode(), "RSA"),
         (json.dumps({"keys": [{**tokens.jwk(), "kid": None}]}).encode(), "RSA signing keys"),
         (json.dumps({"keys": [{**tokens.jwk(), "use": "enc"}]}).encode(), "RSA signing keys"),
+        (json.dumps({"keys": [{**tokens.jwk(), "kid": ["x"]}]}).encode(), "RSA signing keys"),
+        (json.dumps({"keys": [{**tokens.jwk(), "alg": "RS512"}]}).encode(), "RSA signing keys"),
+        (json.dumps({"keys": [{**tokens.jwk(), "alg": "HS256"}]}).encode(), "usable keys"),
+        (b'{"keys": "abc"}', "Invalid JWK Set"),
     ],
 )
 def test_parse_jwks_rejects(document: bytes, reason: str) -> None:
@@ -196,6 +200,9 @@ def test_parse_jwks_keeps_only_rsa_signing_keys() -> None:
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
+        if self.path == "/not-http":
+            self.wfile.write(b"SSH-2.0-OpenSSH\r\n\r\n")
+            return
         if self.path == "/slow":
             time.sleep(1.5)
         body = b"x" * (2 << 20) if self.path == "/huge" else json.dumps(tokens.jwks()).encode()
@@ -203,6 +210,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if self.path == "/truncated":  # announce the whole document, hang up half-way
+            body = body[: len(body) // 2]
         with contextlib.suppress(OSError):  # the client gave up (the timeout test)
             self.wfile.write(body)
 
@@ -237,6 +246,15 @@ def test_slow_endpoint_times_out_quickly(server: str) -> None:
 def test_huge_document_is_refused(server: str) -> None:
     with pytest.raises(SigningKeysUnavailable, match="larger than"):
         http_get(server + "/huge", 2.0)
+
+
+@pytest.mark.parametrize(("path", "reason"), [("/truncated", "not JSON"), ("/not-http", "failed")])
+def test_broken_answers_fail_closed(server: str, path: str, reason: str) -> None:
+    cfg = EntraTokenConfig(
+        tenant_id=tokens.TENANT, audience=tokens.AUDIENCE, jwks_url=server + path
+    )
+    with pytest.raises(AuthenticationError, match=f"signing keys unavailable.*{reason}"):
+        EntraTokenAuth(cfg).authenticate(env(tokens.token()))
 
 
 @pytest.mark.parametrize("url", ["http://tenant.example/keys", "file:///etc/passwd", "ftp://x/y"])

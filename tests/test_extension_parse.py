@@ -239,3 +239,37 @@ def test_too_large_is_413_with_a_block_page(client: FlaskClient) -> None:
     r = client.post(SUBMIT, json=event(SUBMIT, attrs), headers=tokens.bearer())
     assert r.status_code == 413
     assert r.get_json()["data"]["actions"][0]["@odata.type"] == SUBMIT_BLOCK
+
+
+@pytest.mark.parametrize("order", ["surname-first", "lastName-first"])
+def test_surname_beats_last_name(order: str) -> None:
+    pair = [("surname", value("Lovelace")), ("lastName", value("Byron"))]
+    attrs = dict(pair if order == "surname-first" else pair[::-1])
+    request = parse(event(SUBMIT, attrs))
+    assert request.attributes["surname"] == "Lovelace"
+    assert request.names["surname"] == "surname"
+
+
+@pytest.mark.parametrize(
+    ("given", "kind", "expected"),
+    [
+        ("true", "boolean", True),
+        (" FALSE ", "boolean", False),
+        (1, "boolean", None),
+        ("yes", "boolean", None),
+        ("2011", "int64", 2011),
+        ("-5", "int64", -5),
+        (True, "int64", None),
+        ("12a", "int64", None),
+        (str(2**63), "int64", None),
+        (2**63 - 1, "int64", 2**63 - 1),
+        (12, "string", "12"),
+        (False, "string", "false"),
+        ("x", None, "x"),
+    ],
+)
+def test_values_take_the_declared_type(given: Any, kind: str | None, expected: Any) -> None:
+    from app.contract.extension import _coerce
+
+    result = _coerce(given, kind)
+    assert result == expected and type(result) is type(expected)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from cryptography import x509
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import (
     Criticality,
     ExtensionPolicy,
@@ -38,6 +38,24 @@ from app.errors import CertificateError, ConfigError
 NameKey = tuple[frozenset[tuple[str, str]], ...]
 _ENCOUNTERED = re.compile(r"\s*\(encountered processing .*$", re.DOTALL)
 _MAX_CHAIN_DEPTH = 6
+# RFC 4514 attribute types are case-insensitive; cryptography knows only upper-case ones.
+_LOWER_CASE_NAMES = {
+    "cn": NameOID.COMMON_NAME,
+    "c": NameOID.COUNTRY_NAME,
+    "l": NameOID.LOCALITY_NAME,
+    "st": NameOID.STATE_OR_PROVINCE_NAME,
+    "street": NameOID.STREET_ADDRESS,
+    "o": NameOID.ORGANIZATION_NAME,
+    "ou": NameOID.ORGANIZATIONAL_UNIT_NAME,
+    "dc": NameOID.DOMAIN_COMPONENT,
+    "uid": NameOID.USER_ID,
+    "serialnumber": NameOID.SERIAL_NUMBER,
+    # How Windows and OpenSSL write emailAddress.
+    "e": NameOID.EMAIL_ADDRESS,
+    "E": NameOID.EMAIL_ADDRESS,
+    "emailaddress": NameOID.EMAIL_ADDRESS,
+    "emailAddress": NameOID.EMAIL_ADDRESS,
+}
 _EKU_NAMES = {
     ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
     ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
@@ -168,7 +186,7 @@ def name_key(name: x509.Name) -> NameKey:
 def parse_name(text: str) -> NameKey:
     """One RFC 4514 DN from the configuration; ConfigError says what was expected."""
     try:
-        name = x509.Name.from_rfc4514_string(text)
+        name = x509.Name.from_rfc4514_string(text, _LOWER_CASE_NAMES)
     except ValueError as exc:
         raise ConfigError(
             f"expected an RFC 4514 distinguished name such as 'CN=api.contoso,O=Contoso', "

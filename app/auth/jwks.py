@@ -1,7 +1,7 @@
 """The tenant's token-signing keys: a local JWKS file, or fetched and cached by key id.
 
 Checklist:
- (1) only RSA signature keys with a kid are kept (an `oct` key would turn into an HMAC secret);
+ (1) only RS256 signature keys with a kid are kept (an `oct` key would become an HMAC secret);
  (2) no network call on the hot path while the kid is known and the set is under a day old;
  (3) an unknown kid (or a day-old set) refreshes at most once per interval: 60 s after a
      success, 10 s after a failure; one thread fetches, with a short timeout per request;
@@ -11,6 +11,7 @@ Checklist:
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import threading
@@ -60,7 +61,7 @@ def http_get(url: str, timeout: float) -> bytes:
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             data: bytes = response.read(_MAX_DOCUMENT + 1)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
         raise SigningKeysUnavailable(f"GET {url} failed: {str(exc)[:120]}") from exc
     if len(data) > _MAX_DOCUMENT:
         raise SigningKeysUnavailable(f"GET {url}: document larger than {_MAX_DOCUMENT} bytes")
@@ -87,7 +88,11 @@ def parse_jwks(data: bytes, what: str) -> dict[str, jwt.PyJWK]:
     keys = {
         k.key_id: k
         for k in key_set
-        if k.key_id and k.key_type == "RSA" and k.public_key_use in (None, "sig")  # (1)
+        if isinstance(k.key_id, str)
+        and k.key_id
+        and k.key_type == "RSA"
+        and k.algorithm_name == "RS256"
+        and k.public_key_use in (None, "sig")  # (1)
     }
     if not keys:
         raise SigningKeysUnavailable(f"{what}: expected RSA signing keys with a kid, found none")

@@ -103,7 +103,10 @@ def _init(args: argparse.Namespace) -> int:
     if not env_file.exists():
         fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(f"CONNECTOR_BASIC_PASSWORD={secrets.token_urlsafe(24)}\n")
+            # A colon inside on purpose: RFC 7617 allows it, and the conformance battery
+            # then proves the service splits at the first colon only.
+            password = f"{secrets.token_urlsafe(12)}:{secrets.token_urlsafe(12)}"
+            f.write(f"CONNECTOR_BASIC_PASSWORD={password}\n")
         print(f"created {env_file} (a random development password, mode 0600)")
     if args.print_usage:
         print(USAGE.format(env_file=env_file))

@@ -42,6 +42,7 @@ _EVENT_TYPE = "microsoft.graph.authenticationEvent."
 # Directory attribute value types, by the word in microsoft.graph.<word>DirectoryAttributeValue.
 STRING, BOOLEAN, INT = "string", "boolean", "int64"
 _ODATA_TYPES = {STRING, BOOLEAN, INT}
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _MAX_ATTRIBUTES = 200
 _MAX_IDENTITIES = 20
 
@@ -161,6 +162,8 @@ def parse_extension(body: bytes, url_step: Step | None) -> ExtensionRequest:
             continue
         value, declared = parsed
         short = normalise_claim_name(full_name)
+        if names.get(short) == short:
+            continue  # surname beats lastName, as for API connectors
         if full_name.startswith("extension_"):
             custom.add(short)
         names[short], types[short] = full_name, declared
@@ -195,10 +198,11 @@ def _coerce(value: Value, kind: str | None) -> Value | None:
         text = str(value).strip().lower()
         return {"true": True, "false": False}.get(text)
     if kind == INT:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
+        number = value if isinstance(value, int) and not isinstance(value, bool) else None
         text = str(value).strip()
-        return int(text) if text.lstrip("-").isdigit() and len(text) < 20 else None
+        if number is None and text.lstrip("-").isdigit() and len(text) < 21:
+            number = int(text)
+        return number if number is not None and _INT64_MIN <= number <= _INT64_MAX else None
     if kind == STRING:
         return ("true" if value else "false") if isinstance(value, bool) else str(value)
     return value

@@ -41,7 +41,12 @@ def _seconds(text: str) -> float:
 
 def _shared(parser: argparse.ArgumentParser) -> None:
     req = parser.add_argument_group("request")
-    req.add_argument("--step", choices=steps.ALL_STEPS, help="the step (default: from the URL)")
+    req.add_argument(
+        "--step",
+        choices=steps.ALL_STEPS,
+        metavar="STEP",
+        help=f"{', '.join(steps.ALL_STEPS)} (default: the URL's last segment, else unknown)",
+    )
     req.add_argument("--contract", choices=steps.CONTRACTS, help="default: from the step")
     req.add_argument(
         "--b2c", action="store_true", help="put B2C `step` and `client_id` in the body"
@@ -91,7 +96,10 @@ def _shared(parser: argparse.ArgumentParser) -> None:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `simulate` and `conformance` command groups."""
     sim = subparsers.add_parser(
-        "simulate", help="send one Entra-shaped request and judge the answer", description=__doc__
+        "simulate",
+        help="send one Entra-shaped request and judge the answer",
+        description="Send one request exactly as Entra does; print status, time, body, verdict. "
+        "Exit 0 for a valid answer, 1 for a contract violation.",
     )
     sim.add_argument("url", metavar="URL")
     sim.add_argument(
@@ -106,7 +114,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _shared(sim)
     sim.set_defaults(func=simulate)
     conf = subparsers.add_parser(
-        "conformance", help="run the contract battery against endpoints", description=__doc__
+        "conformance",
+        help="run the contract battery against endpoints",
+        description="Run the battery (every step and action, hostile bodies, bad credentials, "
+        "slow answers, a replay) against each URL. Exit 1 on any violation. See "
+        "docs/testing-your-endpoint.md.",
     )
     conf.add_argument("urls", nargs="+", metavar="URL")
     conf.add_argument(

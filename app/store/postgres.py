@@ -149,11 +149,11 @@ class PostgresStore:
                 # Retry only when the server had dropped the connection before anything was
                 # committed (a restart or failover); a timeout or failed COMMIT is final.
                 if committing or used is None or not used.broken:
-                    raise StoreError(f"postgresql store {self.location}: {exc}") from exc
+                    raise StoreError(f"postgresql store {self.location}: {_why(exc)}") from exc
                 last = exc
             except psycopg.Error as exc:
-                raise StoreError(f"postgresql store {self.location}: {exc}") from exc
-        raise StoreError(f"postgresql store {self.location}: unavailable ({last})")
+                raise StoreError(f"postgresql store {self.location}: {_why(exc)}") from exc
+        raise StoreError(f"postgresql store {self.location}: unavailable ({_why(last)})")
 
     def _ensure_schema(self) -> None:
         if not self._migrated:
@@ -299,6 +299,11 @@ class PostgresStore:
             pool, self._pool = self._pool, None
         if pool is not None and self._pid == os.getpid():
             pool.close(timeout=1.0)
+
+
+def _why(exc: Exception | None) -> str:
+    """The driver's message on one line (it may carry CONTEXT and DETAIL lines)."""
+    return " ".join(str(exc).split())
 
 
 def _row(r: Sequence[Any], uses: int) -> InviteRow:
