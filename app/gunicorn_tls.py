@@ -56,6 +56,11 @@ def harden(ctx: ssl.SSLContext) -> ssl.SSLContext:
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
     ctx.options |= ssl.OP_NO_RENEGOTIATION
+    # (2) A certificate listed in CONNECTOR_TLS_CLIENT_CA is trusted as itself. Without this,
+    # OpenSSL takes the FIRST self-signed certificate with the presented one's subject as its
+    # issuer and refuses the other: Entra's old and new certificates (same CN) could not be
+    # listed side by side during a rollover. Python 3.13 sets it by default.
+    ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
     return ctx
 
 
@@ -144,8 +149,13 @@ def prepare_tls(server: Any, *, starting: bool) -> None:
         if starting:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(1)
-        kept = "the previous certificate keeps serving" if _state.prepared else "no TLS context"
-        server.log.error(f"TLS reload refused: {exc}; {kept}")
+        previous = _state.prepared
+        if previous is None:
+            server.log.error(f"TLS reload refused: {exc}; no TLS context to keep serving")
+            return
+        # Re-keyed to the new settings, so new workers take it rather than the broken files.
+        _state.prepared = _Prepared(settings_key(cfg), previous.context)
+        server.log.error(f"TLS reload refused: {exc}; the previous certificate keeps serving")
         return
     _state.prepared = _Prepared(settings_key(cfg), ctx)
     modes = {v: k for k, v in _CLIENT_CERT.items()}

@@ -29,7 +29,7 @@ class JsonFormatter(logging.Formatter):
             exc = record.exc_info[1]
             entry["error"] = f"{record.exc_info[0].__name__}: {str(exc)[:300]}"
             entry["where"] = _where(record.exc_info[2])
-        return json.dumps(entry, separators=(",", ":"), default=str)
+        return _ENCODER.encode(entry)
 
 
 def _where(tb: Any) -> str:
@@ -73,6 +73,8 @@ def event(level: int, name: str, /, **fields: Any) -> None:
 
 
 _write_lock = threading.Lock()
+# Built once: json.dumps with keyword arguments builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
 _stamp: tuple[int, str] = (0, "")
 
 
@@ -93,11 +95,7 @@ def decision(fields: dict[str, Any]) -> None:
     """
     if not log.isEnabledFor(logging.INFO):
         return
-    line = json.dumps(
-        {"ts": _timestamp(), "level": "info", "event": "decision", **fields},
-        separators=(",", ":"),
-        default=str,
-    )
+    line = _ENCODER.encode({"ts": _timestamp(), "level": "info", "event": "decision", **fields})
     with _write_lock:
         sys.stderr.write(line + "\n")
 

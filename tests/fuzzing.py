@@ -90,3 +90,49 @@ claim_value = st.one_of(
 )
 # Entra-shaped bodies: the claims it sends, with any value at all (right types most often).
 signup_body = st.dictionaries(st.sampled_from(CLAIM_NAMES), claim_value, max_size=10)
+attribute_entry = st.fixed_dictionaries(
+    {},
+    optional={
+        "value": claim_value,
+        "@odata.type": st.sampled_from(
+            ["microsoft.graph.stringDirectoryAttributeValue",
+             "microsoft.graph.booleanDirectoryAttributeValue",
+             "microsoft.graph.int64DirectoryAttributeValue", "other"]
+        ),
+        "attributeType": st.sampled_from(["builtIn", "directorySchemaExtension"]),
+    },
+)  # fmt: skip
+extension_body = st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(
+            ["microsoft.graph.authenticationEvent.attributeCollectionStart",
+             "microsoft.graph.authenticationEvent.attributeCollectionSubmit", "other"]
+        ),
+    },
+    optional={
+        "data": st.one_of(
+            json_value,
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "authenticationContext": st.one_of(
+                        json_value,
+                        st.fixed_dictionaries({}, optional={"client": st.one_of(
+                            json_value, st.fixed_dictionaries({}, optional={"locale": claim_value})
+                        )}),
+                    ),
+                    "userSignUpInfo": st.one_of(
+                        json_value,
+                        st.fixed_dictionaries({}, optional={
+                            "attributes": st.one_of(json_value, st.dictionaries(
+                                st.sampled_from(["email", "postalCode", "extension_Role",
+                                                 "lastName", "surname", "x"]),
+                                st.one_of(attribute_entry, json_value), max_size=4)),
+                            "identities": claim_value,
+                        }),
+                    ),
+                },
+            ),
+        ),
+    },
+)  # fmt: skip

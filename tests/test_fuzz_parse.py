@@ -21,9 +21,9 @@ from app.errors import RequestError
 from tests.fuzzing import (
     any_text,
     budget,
-    claim_value,
     count,
     domain,
+    extension_body,
     json_value,
     signup_body,
 )
@@ -131,67 +131,18 @@ def test_well_formed_requests_are_accepted_and_kept(body: dict[str, object]) -> 
     key=st.sampled_from(sorted(STRING_CLAIMS - {"email"})),
     wrong=st.one_of(st.integers(), st.booleans(), st.lists(st.text(max_size=3), max_size=2),
                     st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
-                    st.floats(allow_nan=False)),
+                    st.floats(allow_nan=False, allow_infinity=False)),
 )  # fmt: skip
 def test_wrong_type_for_a_string_claim_is_named(
     body: dict[str, object], key: str, wrong: object
 ) -> None:
     count("parse_connector: type confusion")
     body = {**body, key: wrong}
-    body.pop("step", None) if key != "step" else None
     with pytest.raises(RequestError, match=f"claim '{key}': expected a string"):
         parse_connector(json.dumps(body).encode(), Step.POST_ATTRIBUTE_COLLECTION)
 
 
 EXTENSION_STEPS = (Step.ATTRIBUTE_COLLECTION_START, Step.ATTRIBUTE_COLLECTION_SUBMIT)
-attribute_entry = st.fixed_dictionaries(
-    {},
-    optional={
-        "value": claim_value,
-        "@odata.type": st.sampled_from(
-            ["microsoft.graph.stringDirectoryAttributeValue",
-             "microsoft.graph.booleanDirectoryAttributeValue",
-             "microsoft.graph.int64DirectoryAttributeValue", "other"]
-        ),
-        "attributeType": st.sampled_from(["builtIn", "directorySchemaExtension"]),
-    },
-)  # fmt: skip
-extension_body = st.fixed_dictionaries(
-    {
-        "type": st.sampled_from(
-            ["microsoft.graph.authenticationEvent.attributeCollectionStart",
-             "microsoft.graph.authenticationEvent.attributeCollectionSubmit", "other"]
-        ),
-    },
-    optional={
-        "data": st.one_of(
-            json_value,
-            st.fixed_dictionaries(
-                {},
-                optional={
-                    "authenticationContext": st.one_of(
-                        json_value,
-                        st.fixed_dictionaries({}, optional={"client": st.one_of(
-                            json_value, st.fixed_dictionaries({}, optional={"locale": claim_value})
-                        )}),
-                    ),
-                    "userSignUpInfo": st.one_of(
-                        json_value,
-                        st.fixed_dictionaries({}, optional={
-                            "attributes": st.one_of(json_value, st.dictionaries(
-                                st.sampled_from(["email", "postalCode", "extension_Role",
-                                                 "lastName", "surname", "x"]),
-                                st.one_of(attribute_entry, json_value), max_size=4)),
-                            "identities": claim_value,
-                        }),
-                    ),
-                },
-            ),
-        ),
-    },
-)  # fmt: skip
-
-
 @budget(400)
 @given(
     data=st.data(),

@@ -174,8 +174,8 @@ def test_chained_but_unpinned_certificate_is_a_bare_403(pinned: Server, certs: P
         ("expired", "certificate has expired"),
         ("not_yet_valid", "certificate is not yet valid"),
         ("wrong_ca", "unable to get local issuer certificate"),
-        ("impostor", "certificate signature failure"),
-        ("server_eku", "unsupported certificate purpose"),
+        ("impostor", "self-signed certificate"),
+        ("server_eku", "unsuitable certificate purpose"),
         (None, "peer did not return a certificate"),
     ],
 )

@@ -39,6 +39,7 @@ from app.services import Services
 from app.web.problem import problem
 
 Answer = tuple[int, dict[str, object]]
+_BODY_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -144,11 +145,12 @@ def serve(adapter: ContractAdapter, url_step: Step | None) -> Response:
     _log_decision(
         correlation_id, adapter, step, action, decision, principal, parsed, status, reason, started
     )  # (6)
-    resp = Response(
-        json.dumps(body_out, ensure_ascii=False), status=status, mimetype="application/json"
+    return Response(
+        _BODY_ENCODER.encode(body_out),
+        status=status,
+        headers={"X-Correlation-Id": correlation_id},
+        content_type="application/json",
     )
-    resp.headers["X-Correlation-Id"] = correlation_id
-    return resp
 
 
 def _text(key: str, parsed: SignupRequest | None, svc: Services) -> str:
