@@ -10,8 +10,11 @@ from werkzeug.exceptions import HTTPException
 
 from app import logs
 from app.auth import Authenticator
+from app.auth import monitor as certificate_monitor
 from app.config import Config, load_config
 from app.services import Services
+from app.store import wiring as store_wiring
+from app.web import connector, extension, health, openapi
 from app.web.problem import problem
 
 
@@ -25,15 +28,11 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     services = Services(config=config, authenticator=Authenticator(config.auth))
     app.extensions["connector"] = services
 
-    from app.auth import monitor as certificate_monitor
-
     certificate_monitor.attach(services)  # expiry warnings, /readyz "certificates"
-
-    from app.store import wiring as store_wiring
-
     store_wiring.attach(services)  # invitation rule, migrations, /readyz "store"
-
-    from app.web import connector, extension, health, openapi
+    token_auth = services.authenticator.methods.get("entra_token")
+    if token_auth is not None:  # signing keys held, /readyz "entra_token"
+        services.readiness["entra_token"] = token_auth.readiness  # type: ignore[attr-defined]
 
     app.register_blueprint(connector.bp)
     app.register_blueprint(extension.bp)

@@ -52,6 +52,10 @@ _MIN_API_KEY = 16
 _MIN_HASH_KEY = 32
 
 
+# Set by the gunicorn master for its workers: its last validated copy of CONNECTOR_CONFIG.
+SNAPSHOT_ENV = "CONNECTOR_CONFIG_SNAPSHOT"
+
+
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     return Path(env.get("CONNECTOR_CONFIG") or DEFAULT_PATH)
@@ -61,8 +65,11 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     """Load and validate the configuration; raise ConfigError naming file, key and problem."""
     env = os.environ if environ is None else environ
     file = Path(path) if path is not None else config_path(env)
+    # Under gunicorn, read what the master validated (app/gunicorn_hooks.py), not a file an
+    # operator may be editing; messages and `source` still name the operator's file.
+    snapshot = env.get(SNAPSHOT_ENV) if path is None else None
     try:
-        raw = file.read_bytes()
+        raw = Path(snapshot or file).read_bytes()
     except FileNotFoundError as exc:
         raise ConfigError(
             f"{file}: configuration file not found (set CONNECTOR_CONFIG, or "

@@ -39,10 +39,29 @@ from app.store.model import (
 
 T = TypeVar("T")
 Conn = psycopg.Connection[TupleRow]
-_BY_HASH = (
-    "SELECT id, created_at, expires_at, max_uses, revoked_at, email, domain, claims, note "
-    "FROM invites WHERE code_hash = %s"
+# The invite and whether this redeemer already redeemed it, in one consistent read.
+_READ = (
+    "SELECT i.id, i.created_at, i.expires_at, i.max_uses, i.uses, i.revoked_at, i.email, "
+    "i.domain, i.claims, i.note, EXISTS (SELECT 1 FROM invite_redemptions r "
+    "WHERE r.invite_id = i.id AND r.redeemer = %(redeemer)s) "
+    "FROM invites i WHERE i.code_hash = %(hash)s"
 )
+# One statement, so one atomic step: take a use if one is left and record who took it.
+# A concurrent taker holds the row; once it commits, PostgreSQL re-checks the guard on
+# the new row version, so `uses < max_uses` holds whatever the number of workers. A
+# second row for the same redeemer violates the key and the whole statement (the use
+# included) is undone.
+_TAKE_USE = """
+WITH taken AS (
+    UPDATE invites SET uses = uses + 1
+    WHERE id = %(id)s AND uses < max_uses AND revoked_at IS NULL
+      AND (expires_at IS NULL OR expires_at > %(now)s)
+    RETURNING id
+)
+INSERT INTO invite_redemptions (invite_id, redeemer, redeemed_at)
+SELECT id, %(redeemer)s, %(now)s FROM taken
+RETURNING invite_id
+"""
 _MIGRATION_TIMEOUT = "60s"
 _MIGRATION_WAIT_S = 2.0  # for a first connection at start-up; requests wait far less
 # After this long failing, the pool stops its own attempts; the next request starts anew.
@@ -58,6 +77,12 @@ def describe_url(url: str) -> str:
     user = f"{info['user']}@" if info.get("user") else ""
     port = f":{info['port']}" if info.get("port") else ""
     return f"postgresql://{user}{info.get('host', '')}{port}/{info.get('dbname', '')}"
+
+
+class _Attempt:
+    """Set `writing` before sending anything that may write outside a transaction."""
+
+    writing = False
 
 
 class PostgresStore:
@@ -118,9 +143,16 @@ class PostgresStore:
             return self._pool
 
     def _run(
-        self, work: Callable[[Conn], T], wait_s: float | None = None, transaction: bool = True
+        self,
+        work: Callable[[Conn, _Attempt], T],
+        wait_s: float | None = None,
+        transaction: bool = False,
     ) -> T:
-        """Run `work` in one transaction; a stale pooled connection is replaced, once each."""
+        """Run `work` on one pooled connection, in a transaction if asked.
+
+        A connection the server had dropped (restart, failover) is replaced and the work
+        retried, but only while nothing that could have written was sent.
+        """
         budget = self.timeout_ms / 1000 if wait_s is None else wait_s
         deadline = time.monotonic() + budget
         pool = self._get_pool()
@@ -129,26 +161,25 @@ class PostgresStore:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            committing = False
+            attempt = _Attempt()
             used: Conn | None = None
             try:
                 with pool.connection(timeout=remaining) as conn:
                     used = conn
                     if not transaction:
-                        return work(conn)
+                        return work(conn, attempt)
                     with conn.transaction():
-                        result = work(conn)
-                        committing = True
-                return result
+                        result = work(conn, attempt)
+                        attempt.writing = True  # COMMIT is next
+                    return result
             except PoolTimeout as exc:
                 raise StoreError(
                     f"postgresql store {self.location}: no connection within "
                     f"{budget * 1000:.0f} ms (server down or pool exhausted)"
                 ) from exc
             except psycopg.OperationalError as exc:
-                # Retry only when the server had dropped the connection before anything was
-                # committed (a restart or failover); a timeout or failed COMMIT is final.
-                if committing or used is None or not used.broken:
+                # A timeout, or a failure after a write was sent, is final: fail closed.
+                if attempt.writing or used is None or not used.broken:
                     raise StoreError(f"postgresql store {self.location}: {_why(exc)}") from exc
                 last = exc
             except psycopg.Error as exc:
@@ -165,7 +196,7 @@ class PostgresStore:
         return self._migrate(_MIGRATION_WAIT_S)
 
     def _migrate(self, wait_s: float | None) -> MigrationReport:
-        def run(conn: Conn) -> tuple[dict[int, str], list[schema.Migration]]:
+        def run(conn: Conn, _: _Attempt) -> tuple[dict[int, str], list[schema.Migration]]:
             conn.execute(f"SET LOCAL statement_timeout = '{_MIGRATION_TIMEOUT}'")
             conn.execute(f"SET LOCAL lock_timeout = '{_MIGRATION_TIMEOUT}'")
             # Workers and instances starting together: one migrates, the others wait.
@@ -186,7 +217,7 @@ class PostgresStore:
                 )
             return applied, todo
 
-        applied, todo = self._run(run, wait_s)
+        applied, todo = self._run(run, wait_s, transaction=True)
         self._migrated = True
         version = max([*applied, *(m.version for m in todo)], default=0)
         return MigrationReport(self.backend, self.location, version, tuple(m.version for m in todo))
@@ -194,7 +225,7 @@ class PostgresStore:
     def ping(self) -> dict[str, Any]:
         self._ensure_schema()
         row = self._run(
-            lambda conn: conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+            lambda conn, _: conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
         )
         stats = self._get_pool().get_stats()
         return {
@@ -220,7 +251,7 @@ class PostgresStore:
             for i in invites
         ]
 
-        def insert(conn: Conn) -> None:
+        def insert(conn: Conn, _: _Attempt) -> None:
             conn.execute(f"SET LOCAL statement_timeout = '{_MIGRATION_TIMEOUT}'")
             with conn.cursor() as cur:
                 cur.executemany(
@@ -230,22 +261,21 @@ class PostgresStore:
                 )
 
         self._ensure_schema()
-        self._run(insert, _MIGRATION_WAIT_S)
+        self._run(insert, _MIGRATION_WAIT_S, transaction=True)
 
     def list_invites(self) -> list[InviteRow]:
         self._ensure_schema()
         rows = self._run(
-            lambda conn: conn.execute(
-                "SELECT i.id, i.created_at, i.expires_at, i.max_uses, i.revoked_at, i.email, "
-                "i.domain, i.claims, i.note, (SELECT count(*) FROM invite_redemptions r "
-                "WHERE r.invite_id = i.id) FROM invites i ORDER BY i.created_at, i.id"
+            lambda conn, _: conn.execute(
+                "SELECT id, created_at, expires_at, max_uses, uses, revoked_at, email, domain, "
+                "claims, note FROM invites ORDER BY created_at, id"
             ).fetchall(),
             _MIGRATION_WAIT_S,
         )
-        return [_row(r[:9], int(r[9])) for r in rows]
+        return [_row(r) for r in rows]
 
     def revoke_invite(self, invite_id: str, now: datetime) -> RevokeResult:
-        def revoke(conn: Conn) -> RevokeResult:
+        def revoke(conn: Conn, _: _Attempt) -> RevokeResult:
             found = conn.execute(
                 "SELECT revoked_at FROM invites WHERE id = %s FOR UPDATE", (invite_id,)
             ).fetchone()
@@ -257,42 +287,33 @@ class PostgresStore:
             return RevokeResult.REVOKED
 
         self._ensure_schema()
-        return self._run(revoke, _MIGRATION_WAIT_S)
+        return self._run(revoke, _MIGRATION_WAIT_S, transaction=True)
 
     def redeem(self, code_hash: str, claimant: Claimant, now: datetime) -> Redemption:
+        """Two statements, no explicit transaction: a read, then one atomic write."""
         self._ensure_schema()
-        # Unknown, revoked and expired codes are answered by one plain read: guessing
-        # traffic takes no row lock and writes nothing (a locking read is a WAL write).
-        row = self._run(
-            lambda conn: conn.execute(_BY_HASH, (code_hash,)).fetchone(), transaction=False
-        )
-        if row is None:
-            return Redemption(Outcome.UNKNOWN)
-        early = judge(_row(row, 0), False, claimant, now)
-        if early in (Outcome.REVOKED, Outcome.EXPIRED):
-            return Redemption(early, row[0])
+        params = {"hash": code_hash, "redeemer": claimant.redeemer, "now": now}
 
-        def attempt(conn: Conn) -> Redemption:
-            locked = conn.execute(_BY_HASH + " FOR UPDATE", (code_hash,)).fetchone()
-            if locked is None:
+        def work(conn: Conn, attempt: _Attempt) -> Redemption:
+            # Unknown, revoked, expired, bound and replayed codes are answered by this read
+            # alone: guessing traffic takes no lock and writes nothing.
+            row = conn.execute(_READ, params).fetchone()
+            if row is None:
                 return Redemption(Outcome.UNKNOWN)
-            # A new statement after the lock: it sees every redemption committed before it.
-            counted = conn.execute(
-                "SELECT count(*), coalesce(bool_or(redeemer = %s), false) "
-                "FROM invite_redemptions WHERE invite_id = %s",
-                (claimant.redeemer, locked[0]),
-            ).fetchone()
-            uses, replay = counted if counted else (0, False)
-            invite = _row(locked, int(uses))
-            outcome = judge(invite, bool(replay), claimant, now)
+            invite = _row(row)
+            outcome = judge(invite, bool(row[10]), claimant, now)
             if outcome is Outcome.REDEEMED:
-                conn.execute(
-                    "INSERT INTO invite_redemptions VALUES (%s, %s, %s)",
-                    (invite.id, claimant.redeemer, now),
-                )
+                attempt.writing = True
+                try:
+                    taken = conn.execute(_TAKE_USE, {**params, "id": invite.id}).fetchone()
+                except psycopg.errors.UniqueViolation:
+                    taken, outcome = None, Outcome.REPLAYED  # the same redeemer, concurrently
+                if taken is None and outcome is Outcome.REDEEMED:
+                    # Lost a race (used up, revoked or expired meanwhile): read again for why.
+                    outcome = _settle(conn.execute(_READ, params).fetchone(), claimant, now)
             return Redemption(outcome, invite.id, invite.claims if outcome.ok else {})
 
-        return self._run(attempt)
+        return self._run(work)
 
     def close(self) -> None:
         with self._lock:
@@ -306,16 +327,24 @@ def _why(exc: Exception | None) -> str:
     return " ".join(str(exc).split())
 
 
-def _row(r: Sequence[Any], uses: int) -> InviteRow:
+def _settle(row: Sequence[Any] | None, claimant: Claimant, now: datetime) -> Outcome:
+    """Why a use could not be taken, from a fresh read."""
+    outcome = Outcome.UNKNOWN if row is None else judge(_row(row), bool(row[10]), claimant, now)
+    if outcome is Outcome.REDEEMED:  # cannot happen: uses only grow, revocation is final
+        raise StoreError("invitation changed while being redeemed; try again")
+    return outcome
+
+
+def _row(r: Sequence[Any]) -> InviteRow:
     return InviteRow(
         id=r[0],
         created_at=r[1],
         expires_at=r[2],
         max_uses=r[3],
-        uses=uses,
-        revoked_at=r[4],
-        email=r[5],
-        domain=r[6],
-        claims=dict(r[7] or {}),
-        note=r[8],
+        uses=r[4],
+        revoked_at=r[5],
+        email=r[6],
+        domain=r[7],
+        claims=dict(r[8] or {}),
+        note=r[9],
     )

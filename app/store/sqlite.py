@@ -34,9 +34,16 @@ from app.store.model import (
 )
 
 T = TypeVar("T")
-_BY_HASH = (
-    "SELECT id, created_at, expires_at, max_uses, revoked_at, email, domain, claims, note "
-    "FROM invites WHERE code_hash = ?"
+# The invite and whether this redeemer already redeemed it, in one consistent read.
+_READ = (
+    "SELECT i.id, i.created_at, i.expires_at, i.max_uses, i.uses, i.revoked_at, i.email, "
+    "i.domain, i.claims, i.note, EXISTS (SELECT 1 FROM invite_redemptions r "
+    "WHERE r.invite_id = i.id AND r.redeemer = ?) FROM invites i WHERE i.code_hash = ?"
+)
+# Take one use if one is left; the guard is re-checked under the write lock.
+_TAKE_USE = (
+    "UPDATE invites SET uses = uses + 1 WHERE id = ? AND uses < max_uses "
+    "AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)"
 )
 # Migrations may rewrite tables: give them longer than a request gets.
 _MIGRATION_TIMEOUT_S = 30.0
@@ -66,6 +73,7 @@ class SqliteStore:
         self.timeout_s = config.statement_timeout_ms / 1000
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._writer = threading.Lock()
         self._all: list[sqlite3.Connection] = []
         self._pid = os.getpid()
         self._migrated = False
@@ -75,7 +83,7 @@ class SqliteStore:
     def _connection(self) -> sqlite3.Connection:
         if self._pid != os.getpid():  # forked: the parent's connections are not ours
             self._local, self._all, self._pid = threading.local(), [], os.getpid()
-            self._lock = threading.Lock()
+            self._lock, self._writer = threading.Lock(), threading.Lock()
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._open()
@@ -129,13 +137,24 @@ class SqliteStore:
             conn.close()
 
     def _write(self, work: Callable[[sqlite3.Connection], T], timeout_s: float | None = None) -> T:
-        """Run `work` in one BEGIN IMMEDIATE transaction: all of it or none of it."""
+        """Run `work` in one BEGIN IMMEDIATE transaction: all of it or none of it.
+
+        Threads of one process queue on a lock first: they wake the moment it is free,
+        where SQLite's own busy handler would have them sleep and poll.
+        """
         self._ensure_schema()
-        with self._session(timeout_s) as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            result = work(conn)
-            conn.execute("COMMIT")
-            return result
+        budget = self.timeout_s if timeout_s is None else timeout_s
+        if not self._writer.acquire(timeout=budget):
+            raise StoreError(f"sqlite store {self.path}: busy (waited {budget * 1000:.0f} ms)")
+        try:
+            with self._session(timeout_s) as conn:
+                conn.execute("BEGIN IMMEDIATE")
+                result = work(conn)
+                if conn.in_transaction:  # `work` may have rolled back on purpose
+                    conn.execute("COMMIT")
+                return result
+        finally:
+            self._writer.release()
 
     def _ensure_schema(self) -> None:
         if not self._migrated:
@@ -202,11 +221,10 @@ class SqliteStore:
         self._ensure_schema()
         with self._session(_MIGRATION_TIMEOUT_S) as conn:
             rows = conn.execute(
-                "SELECT i.id, i.created_at, i.expires_at, i.max_uses, i.revoked_at, i.email, "
-                "i.domain, i.claims, i.note, (SELECT count(*) FROM invite_redemptions r "
-                "WHERE r.invite_id = i.id) FROM invites i ORDER BY i.created_at, i.id"
+                "SELECT id, created_at, expires_at, max_uses, uses, revoked_at, email, domain, "
+                "claims, note FROM invites ORDER BY created_at, id"
             ).fetchall()
-        return [_row(r[:9], r[9]) for r in rows]
+        return [_row(r) for r in rows]
 
     def revoke_invite(self, invite_id: str, now: datetime) -> RevokeResult:
         def revoke(conn: sqlite3.Connection) -> RevokeResult:
@@ -223,36 +241,25 @@ class SqliteStore:
 
     def redeem(self, code_hash: str, claimant: Claimant, now: datetime) -> Redemption:
         self._ensure_schema()
-        # Unknown, revoked and expired codes are answered without the write lock, so
-        # guessing traffic cannot queue up behind (or in front of) real sign-ups.
-        with self._session() as conn:
-            row = conn.execute(_BY_HASH, (code_hash,)).fetchone()
+        # Unknown, revoked, expired, bound and replayed codes are answered by this read
+        # alone: guessing traffic never queues for (or holds) the write lock.
+        row = self._read(code_hash, claimant)
         if row is None:
             return Redemption(Outcome.UNKNOWN)
-        early = judge(_row(row, 0), False, claimant, now)
-        if early in (Outcome.REVOKED, Outcome.EXPIRED):
-            return Redemption(early, row[0])
+        invite, replay = _row(row), bool(row[10])
+        outcome = judge(invite, replay, claimant, now)
+        if outcome is Outcome.REDEEMED:
+            taken = self._write(lambda conn: _take_use(conn, invite.id, claimant, now))
+            # None: lost a race (used up, revoked or expired meanwhile); read again for why.
+            outcome = taken or _settle(self._read(code_hash, claimant), claimant, now)
+        return Redemption(outcome, invite.id, invite.claims if outcome.ok else {})
 
-        def attempt(conn: sqlite3.Connection) -> Redemption:
-            locked = conn.execute(_BY_HASH, (code_hash,)).fetchone()
-            if locked is None:
-                return Redemption(Outcome.UNKNOWN)
-            uses, replay = conn.execute(
-                "SELECT count(*), coalesce(max(redeemer = ?), 0) FROM invite_redemptions "
-                "WHERE invite_id = ?",
-                (claimant.redeemer, locked[0]),
+    def _read(self, code_hash: str, claimant: Claimant) -> Sequence[Any] | None:
+        with self._session() as conn:
+            row: Sequence[Any] | None = conn.execute(
+                _READ, (claimant.redeemer, code_hash)
             ).fetchone()
-            invite = _row(locked, uses)
-            outcome = judge(invite, bool(replay), claimant, now)
-            if outcome is Outcome.REDEEMED:
-                conn.execute(
-                    "INSERT INTO invite_redemptions VALUES (?, ?, ?)",
-                    (invite.id, claimant.redeemer, _epoch(now)),
-                )
-            claims = invite.claims if outcome.ok else {}
-            return Redemption(outcome, invite.id, claims)
-
-        return self._write(attempt)
+        return row
 
     def close(self) -> None:
         with self._lock:
@@ -262,16 +269,41 @@ class SqliteStore:
         self._local = threading.local()
 
 
-def _row(r: Sequence[Any], uses: int) -> InviteRow:
+def _take_use(
+    conn: sqlite3.Connection, invite_id: str, claimant: Claimant, now: datetime
+) -> Outcome | None:
+    """Use and redemption row change together; None when no use was left to take."""
+    if conn.execute(_TAKE_USE, (invite_id, _epoch(now))).rowcount != 1:
+        return None
+    try:
+        conn.execute(
+            "INSERT INTO invite_redemptions VALUES (?, ?, ?)",
+            (invite_id, claimant.redeemer, _epoch(now)),
+        )
+    except sqlite3.IntegrityError:
+        conn.execute("ROLLBACK")  # the same redeemer got there first: give the use back
+        return Outcome.REPLAYED
+    return Outcome.REDEEMED
+
+
+def _settle(row: Sequence[Any] | None, claimant: Claimant, now: datetime) -> Outcome:
+    """Why a use could not be taken, from a fresh read."""
+    outcome = Outcome.UNKNOWN if row is None else judge(_row(row), bool(row[10]), claimant, now)
+    if outcome is Outcome.REDEEMED:  # cannot happen: uses only grow, revocation is final
+        raise StoreError("invitation changed while being redeemed; try again")
+    return outcome
+
+
+def _row(r: Sequence[Any]) -> InviteRow:
     return InviteRow(
         id=r[0],
         created_at=datetime.fromtimestamp(r[1], UTC),
         expires_at=_time(r[2]),
         max_uses=r[3],
-        uses=uses,
-        revoked_at=_time(r[4]),
-        email=r[5],
-        domain=r[6],
-        claims=json.loads(r[7]),
-        note=r[8],
+        uses=r[4],
+        revoked_at=_time(r[5]),
+        email=r[6],
+        domain=r[7],
+        claims=json.loads(r[8]),
+        note=r[9],
     )

@@ -6,6 +6,9 @@ CREATE TABLE invites (
     created_at INTEGER NOT NULL,
     expires_at INTEGER,
     max_uses INTEGER NOT NULL CHECK (max_uses >= 1),
+    -- Changed only together with an invite_redemptions row, in one statement or
+    -- transaction; the CHECK is the last line of defence against over-redemption.
+    uses INTEGER NOT NULL DEFAULT 0 CHECK (uses >= 0 AND uses <= max_uses),
     revoked_at INTEGER,
     email TEXT,
     domain TEXT,
@@ -14,8 +17,8 @@ CREATE TABLE invites (
     CHECK (email IS NULL OR domain IS NULL)
 );
 
--- One row per redeemer: the row count is the use count, so a redemption is a single
--- INSERT and cannot be half-recorded; the key makes a retry find its earlier row.
+-- One row per redeemer: the key makes a retry by the same redeemer find its earlier
+-- redemption instead of using another; the hash only recognises, it reveals nothing.
 CREATE TABLE invite_redemptions (
     invite_id TEXT NOT NULL REFERENCES invites (id) ON DELETE CASCADE,
     redeemer TEXT NOT NULL,
