@@ -29,11 +29,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.config.model import StoreConfig  # noqa: E402
-from app.invites import codes  # noqa: E402
-from app.store import open_store  # noqa: E402
-from app.store.model import Claimant, NewInvite  # noqa: E402
-from bench.common import ROOT, gunicorn, wrk  # noqa: E402
+from app.config.model import StoreConfig
+from app.invites import codes
+from app.store import open_store
+from app.store.model import Claimant, NewInvite
+from bench.common import ROOT, gunicorn, wrk
 
 KEY = "bench-invitation-hash-key-0123456789abcdef"
 PASSWORD = "bench-password-0123456789"
@@ -78,10 +78,14 @@ def make_codes(url: str, count: int) -> list[str]:
     return made
 
 
-def http_run(url: str, seconds: int, connections: int, workers: int, tmp: Path) -> str:
+def http_run(
+    url: str, seconds: int, connections: int, workers: int, tmp: Path, rule: bool = True
+) -> str:
+    """wrk against gunicorn; rule=False is the baseline: same requests, no invitation rule."""
     made = make_codes(url, 60_000)
     (tmp / "codes.txt").write_text("\n".join(made) + "\n")
-    (tmp / "connector.toml").write_text(CONFIG)
+    config = CONFIG if rule else CONFIG.split("[rules.invitations]", maxsplit=1)[0]
+    (tmp / "connector.toml").write_text(config)
     auth = base64.b64encode(f"entra:{PASSWORD}".encode()).decode()
     lua = tmp / "redeem.lua"
     lua.write_text(LUA % {"codes": tmp / "codes.txt", "auth": auth})
@@ -97,8 +101,9 @@ def http_run(url: str, seconds: int, connections: int, workers: int, tmp: Path) 
         wrk(server, PATH, lua, 2, connections)  # warm-up: connections, caches, the pool
         r = wrk(server, PATH, lua, seconds, connections)
     ok = r.requests - r.non2xx - r.errors
+    what = "redemptions/s" if rule else "answers/s    "
     return (
-        f"http   {ok / seconds:8.0f} redemptions/s  p50 {r.p50_ms:6.2f} ms  "
+        f"http   {ok / seconds:8.0f} {what}  p50 {r.p50_ms:6.2f} ms  "
         f"p99 {r.p99_ms:6.2f} ms  errors {r.non2xx + r.errors}  "
         f"cpu {r.cpu_us_per_request:.0f} us/request (server)"
     )
@@ -122,7 +127,9 @@ def _store_worker(url: str, mine: list[str], threads: int, seconds: float, out: 
             who = Claimant(f"r{os.getpid()}-{n}-{code}", None, None)
             t0 = time.perf_counter()
             try:
-                ok = store.redeem(codes.code_hash(KEY, code.replace("-", "")), who, datetime.now(UTC)).outcome.ok
+                ok = store.redeem(
+                    codes.code_hash(KEY, code.replace("-", "")), who, datetime.now(UTC)
+                ).outcome.ok
             except Exception:
                 ok = False
             local.append(time.perf_counter() - t0)
@@ -208,6 +215,9 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
+        url = f"sqlite:///{tmpdir / 'baseline'}.db"
+        base = http_run(url, args.seconds, args.connections, args.workers, tmpdir, rule=False)
+        print(f"no rule     {base}  <- baseline: same requests, no store", flush=True)
         for name in ("sqlite-http", "sqlite-store"):
             url = f"sqlite:///{tmpdir / name}.db"
             line = (

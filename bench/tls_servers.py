@@ -148,7 +148,8 @@ def s_servers(files: Files, kind: str, count: int) -> Iterator[list[subprocess.P
                 str(files.servers[kind].cert),
             ]
             cmd += ["-key", str(files.servers[kind].key), "-Verify", "1"]
-            cmd += ["-CAfile", str(files.client.cert), "-WWW", "-quiet"]
+            # One session ticket, as the connector's context (app/gunicorn_tls.py) issues.
+            cmd += ["-CAfile", str(files.client.cert), "-num_tickets", "1", "-WWW", "-quiet"]
             log = files.dir / f"s_server-{port}.log"
             with log.open("wb") as out:
                 proc = subprocess.Popen(cmd, cwd=files.dir / "www", stdout=out, stderr=out)
@@ -223,6 +224,7 @@ def rotation(files: Files) -> str:
         server.proc.send_signal(signal.SIGHUP)
         while time.monotonic() - started < 20:
             if served_sha256(port, files) == second.sha256:
-                return f"ok, the new certificate served {time.monotonic() - started:.1f} s after SIGHUP"
+                took = time.monotonic() - started
+                return f"ok, the new certificate served {took:.1f} s after SIGHUP"
             time.sleep(0.1)
         return f"FAILED: still serving {before[:16]}... 20 s after SIGHUP"

@@ -21,7 +21,7 @@ from app.apim.render import NAMED_VALUE_REF, render_bundle
 from app.apim.settings import ApimSettings, parse_apim
 from app.certs.x509util import cert_pins, load_certificate_file, normalise_thumbprint
 from app.config import parse_config
-from app.config.model import CertificateAuthConfig
+from app.config.model import AuthConfig, CertificateAuthConfig, EntraTokenConfig
 from app.config.reader import Table
 from app.errors import ConfigError, ToolError
 from tests.support import PASSWORD, ROOT
@@ -93,6 +93,17 @@ def parse(data: dict[str, Any], cert: CertificateAuthConfig) -> ApimSettings:
     return parse_apim(Table(data, "apim", "test.toml"), cert)
 
 
+TENANT = "aaaabbbb-0000-cccc-1111-dddd2222eeee"
+AUDIENCE = "11112222-bbbb-3333-cccc-4444dddd5555"
+TOKEN = EntraTokenConfig(tenant_id=TENANT, audience=AUDIENCE)
+
+
+def app_auth(cert: CertificateAuthConfig, token: EntraTokenConfig = EntraTokenConfig()) -> AuthConfig:
+    """The app's [auth] the gateway mirrors; entra_token among the methods once configured."""
+    methods = ("certificate", "entra_token") if token.audience else ("certificate",)
+    return AuthConfig(methods=methods, certificate=cert, entra_token=token)
+
+
 def subject_cert() -> CertificateAuthConfig:
     return CertificateAuthConfig(
         thumbprints=("ab" * 20,),
@@ -102,10 +113,11 @@ def subject_cert() -> CertificateAuthConfig:
     )
 
 
-SCENARIOS: dict[str, tuple[dict[str, Any], CertificateAuthConfig]] = {
+SCENARIOS: dict[str, tuple[dict[str, Any], CertificateAuthConfig, EntraTokenConfig]] = {
     "standard-cert-cert": (
         {"tier": "standard", "backend": BACKEND_CERT},
         CertificateAuthConfig(thumbprints=("ab" * 20, "cd" * 20)),
+        TOKEN,
     ),
     "consumption-cert-basic-ipfilter": (
         {
@@ -114,6 +126,7 @@ SCENARIOS: dict[str, tuple[dict[str, Any], CertificateAuthConfig]] = {
             "allowed_ips": ["203.0.113.0/24", "198.51.100.7"],
         },
         CertificateAuthConfig(thumbprints=("ab" * 20,)),
+        TOKEN,
     ),
     "premium-both-basic-trust": (
         {
@@ -125,6 +138,7 @@ SCENARIOS: dict[str, tuple[dict[str, Any], CertificateAuthConfig]] = {
             "key_vault_secrets": {"connector-backend-password": "connector-basic-password"},
         },
         subject_cert(),
+        EntraTokenConfig(),
     ),
     "basicv2-basic-cert": (
         {
@@ -135,20 +149,22 @@ SCENARIOS: dict[str, tuple[dict[str, Any], CertificateAuthConfig]] = {
             "rate_limit": {"calls": 100, "renewal_period": 300},
         },
         CertificateAuthConfig(),
+        EntraTokenConfig(issuer=f"https://sts.windows.net/{TENANT}/", audience="api://connector"),
     ),
     "developer-ten-identities": (
         {"tier": "developer", "backend": BACKEND_CERT, "max_body_bytes": 102_400},
         CertificateAuthConfig(thumbprints=tuple(f"{i:040x}" for i in range(10))),
+        EntraTokenConfig(),
     ),
 }
 
 
 @pytest.fixture(params=sorted(SCENARIOS))
 def bundle(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[ApimSettings, Path]:
-    data, cert = SCENARIOS[request.param]
+    data, cert, token = SCENARIOS[request.param]
     settings = parse(data, cert)
     out = tmp_path / "build" / "apim-policies"
-    paths = render_bundle(settings, cert, out)
+    paths = render_bundle(settings, app_auth(cert, token), out)
     assert [p.name for p in paths] == ["api-policy.xml", "named-values.json", "README.txt"]
     return settings, out
 
@@ -274,7 +290,7 @@ def test_gateway_thumbprints_equal_the_apps(tmp_path: Path) -> None:
     )
     config = parse_config(tomllib.loads(toml), "connector.toml", {})
     assert isinstance(config.apim, ApimSettings)
-    render_bundle(config.apim, config.auth.certificate, tmp_path / "out")
+    render_bundle(config.apim, config.auth, tmp_path / "out")
     root = ET.parse(tmp_path / "out" / "api-policy.xml").getroot()
     gateway = {e.get("thumbprint") for e in root.iter("identity")}
     accepted = app_accepted_pins(config.auth.certificate)
@@ -324,7 +340,7 @@ def test_no_literal_secret_reaches_the_bundle(tmp_path: Path) -> None:
         {"TEST_BASIC_PASSWORD": PASSWORD},
     )
     assert isinstance(config.apim, ApimSettings)
-    paths = render_bundle(config.apim, config.auth.certificate, tmp_path / "out")
+    paths = render_bundle(config.apim, config.auth, tmp_path / "out")
     encoded = base64.b64encode(f"apim:{PASSWORD}".encode()).decode()
     for path in paths:
         text = path.read_text(encoding="utf-8")
@@ -353,17 +369,17 @@ def test_a_failing_render_writes_nothing(tmp_path: Path) -> None:
     settings = parse(*GOOD)
     out = tmp_path / "build" / "apim-policies"
     with pytest.raises(ConfigError, match=r"auth\.certificate: 11 certificate identities"):
-        render_bundle(settings, ELEVEN, out)
+        render_bundle(settings, app_auth(ELEVEN), out)
     assert not (tmp_path / "build").exists()
 
 
 def test_a_failing_render_keeps_the_previous_bundle(tmp_path: Path) -> None:
     settings = parse(*GOOD)
     out = tmp_path / "apim-policies"
-    render_bundle(settings, GOOD[1], out)
+    render_bundle(settings, app_auth(GOOD[1]), out)
     before = snapshot(out)
     with pytest.raises(ConfigError, match="at most 10"):
-        render_bundle(settings, ELEVEN, out)
+        render_bundle(settings, app_auth(ELEVEN), out)
     assert snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["apim-policies"]
 
@@ -373,7 +389,7 @@ def test_a_failing_write_leaves_no_partial_bundle(
 ) -> None:
     settings = parse(*GOOD)
     out = tmp_path / "apim-policies"
-    render_bundle(settings, GOOD[1], out)
+    render_bundle(settings, app_auth(GOOD[1]), out)
     before = snapshot(out)
     real_write: Callable[..., int] = Path.write_text
 
@@ -384,7 +400,7 @@ def test_a_failing_write_leaves_no_partial_bundle(
 
     monkeypatch.setattr(Path, "write_text", flaky)
     with pytest.raises(ToolError, match="cannot write the bundle: No space left"):
-        render_bundle(settings, GOOD[1], out)
+        render_bundle(settings, app_auth(GOOD[1]), out)
     assert snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["apim-policies"]
 
@@ -392,7 +408,7 @@ def test_a_failing_write_leaves_no_partial_bundle(
 def test_a_directory_with_foreign_files_is_not_replaced(tmp_path: Path) -> None:
     (tmp_path / "notes.md").write_text("mine")
     with pytest.raises(ToolError, match=r"refusing to replace it, it holds 'notes\.md'"):
-        render_bundle(parse(*GOOD), GOOD[1], tmp_path)
+        render_bundle(parse(*GOOD), app_auth(GOOD[1]), tmp_path)
     assert snapshot(tmp_path) == {"notes.md": b"mine"}
 
 
@@ -400,7 +416,7 @@ def test_a_new_render_replaces_the_whole_bundle(tmp_path: Path) -> None:
     out = tmp_path / "apim-policies"
     out.mkdir()
     (out / "operation-retired.xml").write_text("<policies/>")
-    render_bundle(parse(*GOOD), GOOD[1], out)
+    render_bundle(parse(*GOOD), app_auth(GOOD[1]), out)
     assert sorted(snapshot(out)) == ["README.txt", "api-policy.xml", "named-values.json"]
 
 
@@ -430,7 +446,7 @@ def test_interpolated_names_are_xml_escaped(
         },
         cert,
     )
-    render_bundle(settings, cert, tmp_path / "out")
+    render_bundle(settings, app_auth(cert), tmp_path / "out")
     text = (tmp_path / "out" / "api-policy.xml").read_text(encoding="utf-8")
     root = assert_valid(policy_schema, text)
     (identity,) = root.iter("identity")

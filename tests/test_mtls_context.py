@@ -108,6 +108,7 @@ def test_prepared_context_is_hardened(files: dict[str, Path]) -> None:
     assert ctx.verify_mode == ssl.CERT_REQUIRED
     assert ctx.verify_flags & ssl.VERIFY_X509_PARTIAL_CHAIN
     assert ctx.options & ssl.OP_NO_RENEGOTIATION and ctx.options & ssl.OP_NO_COMPRESSION
+    assert ctx.num_tickets == 1
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import socket
 import ssl
 import time
 from collections.abc import Iterator
@@ -146,7 +147,8 @@ def pinned(certs: Pki) -> Iterator[Server]:
     new = ":".join(certs.certs["entra_new"].sha256[i : i + 2] for i in range(0, 64, 2)).lower()
     config = PINNED.format(old=certs.certs["entra_old"].sha1, new=new)
     env = tls_env(certs, "required", certs.pem("entra_old", "entra_new", "ca"))
-    with gunicorn(config, env=env, scheme="https", ssl_context=certs.client("entra_old")) as s:
+    ready = certs.client("entra_old")
+    with gunicorn(config, env=env, scheme="https", ssl_context=ready, workers=2) as s:
         yield s
 
 
@@ -160,6 +162,31 @@ def test_old_and_new_pinned_certificates_are_accepted(
     decision = json.loads(line)
     assert decision["cert_thumbprint"] == certs.certs[name].sha256
     assert decision["cert_days_left"] in (28, 29) and decision["auth_method"] == "certificate"
+
+
+def test_resumed_sessions_still_carry_the_certificate(pinned: Server, certs: Pki) -> None:
+    # One context prepared in the master (2 workers here): its tickets resume on whichever
+    # worker accepts, and a resumed connection still shows the app the client certificate.
+    ctx, port = certs.client("entra_new"), int(pinned.url.rsplit(":", 1)[1])
+    raw_request = (
+        f"POST {URL} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Connection: close\r\nContent-Length: {len(json.dumps(BODY))}\r\n\r\n"
+        f"{json.dumps(BODY)}"
+    ).encode()
+    session, answers = None, []
+    for _ in range(8):
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+            ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=session) as tls,
+        ):
+            tls.sendall(raw_request)
+            data = b"".join(iter(lambda: tls.recv(65536), b""))
+            answers.append((tls.session_reused, data.split(b" ", 2)[1]))
+            session = tls.session
+    assert answers[0] == (False, b"200")
+    assert answers[1:] == [(True, b"200")] * 7
+    decisions = [x for x in pinned.log().splitlines() if '"decision"' in x]
+    assert sum(certs.certs["entra_new"].sha256 in x for x in decisions) >= 8
 
 
 def test_chained_but_unpinned_certificate_is_a_bare_403(pinned: Server, certs: Pki) -> None:

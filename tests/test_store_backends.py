@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 
 from app.errors import StoreError
 from app.store import schema
-from app.store.model import Outcome, RevokeResult, Store
+from app.store.model import Claimant, Outcome, RevokeResult, Store
 from tests.test_store_support import (
     BACKENDS,
     add_invite,
@@ -157,22 +158,43 @@ def test_concurrent_redemptions_never_exceed_max_uses(store: Store, max_uses: in
     assert uses(store, invite_id) == max_uses
 
 
-def test_a_failed_redemption_leaves_nothing_behind(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    invite_id, code = add_invite(store)
-    mod = sys.modules[type(store).__module__]
-    real = mod.Redemption
+@pytest.mark.parametrize("max_uses", [1, 5])
+def test_concurrent_retries_by_one_person_use_one_use(store: Store, max_uses: int) -> None:
+    invite_id, code = add_invite(store, max_uses=max_uses)
+    gate = threading.Barrier(16)
+    results: list[Outcome] = []
 
-    def explode(*args: object, **kw: object) -> object:
-        if args and args[0] is Outcome.REDEEMED:
-            raise RuntimeError("crash after the INSERT, before COMMIT")
-        return real(*args, **kw)
+    def retry() -> None:
+        gate.wait()
+        results.append(store.redeem(hashed(code), ADA, NOW).outcome)
 
-    monkeypatch.setattr(mod, "Redemption", explode)
-    with pytest.raises(RuntimeError, match="before COMMIT"):
-        store.redeem(hashed(code), ADA, NOW)
-    monkeypatch.setattr(mod, "Redemption", real)
+    threads = [threading.Thread(target=retry) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert Counter(results) == {Outcome.REDEEMED: 1, Outcome.REPLAYED: 15}
+    assert uses(store, invite_id) == 1
+
+
+def test_a_redemption_failing_half_way_records_nothing(store: Store, tmp_path: Path) -> None:
+    """The use is taken, then recording the redeemer fails: the use must come back."""
+    invite_id, code = add_invite(store, max_uses=2)
+    doomed = Claimant("doomed", "ada@contoso.com", "contoso.com")
+    if store.backend == "sqlite":
+        with sqlite3.connect(tmp_path / "store.db") as db:
+            db.execute(
+                "CREATE TRIGGER doom BEFORE INSERT ON invite_redemptions "
+                "WHEN NEW.redeemer = 'doomed' BEGIN SELECT RAISE(ABORT, 'doomed'); END"
+            )
+    else:
+        with psycopg.connect(store.url) as db:  # type: ignore[attr-defined]
+            db.execute(
+                "ALTER TABLE invite_redemptions ADD CONSTRAINT doom CHECK (redeemer <> 'doomed')"
+            )
+    with pytest.raises(StoreError, match="doom"):
+        store.redeem(hashed(code), doomed, NOW)
     assert uses(store, invite_id) == 0
-    # Not a replay: the interrupted attempt recorded nothing, so this is the first use.
-    assert store.redeem(hashed(code), ADA, NOW).outcome is Outcome.REDEEMED
+    outcomes = [store.redeem(hashed(code), p, NOW).outcome for p in (ADA, BOB, ADA)]
+    assert outcomes == [Outcome.REDEEMED, Outcome.REDEEMED, Outcome.REPLAYED]
+    assert uses(store, invite_id) == 2

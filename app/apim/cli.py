@@ -17,8 +17,8 @@ def register(sub: Any) -> None:
     cmds = group.add_subparsers(dest="command", required=True, metavar="COMMAND")
     render = cmds.add_parser(
         "render",
-        help="render the APIM policies and their named-value list from [apim] and "
-        "[auth.certificate]",
+        help="render the APIM policies and their named-value list from [apim], "
+        "[auth.certificate] and [auth.entra_token]",
     )
     render.add_argument(
         "--out",
@@ -45,6 +45,6 @@ def _render(args: argparse.Namespace) -> int:
             f"{config.source}: [apim]: missing; the policy bundle is rendered "
             "from it (see connector.example.toml)"
         )
-    for path in render_bundle(config.apim, config.auth.certificate, args.out):
+    for path in render_bundle(config.apim, config.auth, args.out):
         print(path)
     return 0

@@ -1,10 +1,12 @@
 """Render the policy bundle from the templates in apim-policies/, all files or none.
 
 Rendering checklist:
-  (1) re-check the configuration against the certificate files as they are now
+  (1) re-check the configuration against the certificate files as they are now, and derive
+      the extension operations' token checks from [auth.entra_token]
   (2) render with StrictUndefined, XML autoescaping and delimiters that leave {{named}} alone
   (3) verify the result: well-formed, <base /> first in every section, named values exactly
-      those listed in named-values.json, certificate identities equal to the app's pins
+      those listed in named-values.json, certificate identities equal to the app's pins,
+      the extension operations guarded by the app's token checks (or refused)
   (4) publish: write a temporary directory beside the target, then swap it into place
 """
 
@@ -23,9 +25,16 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
+from app.apim.extension import (
+    BEARER_REALM,
+    OPERATIONS,
+    ExtensionGateway,
+    extension_gateway,
+    verify_extension,
+)
 from app.apim.identities import GatewayIdentities, gateway_identities
 from app.apim.settings import NO_CA_UPLOAD_TIERS, ApimSettings, check_against_certificate
-from app.config.model import CertificateAuthConfig
+from app.config.model import AuthConfig, CertificateAuthConfig
 from app.errors import ToolError
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "apim-policies"
@@ -40,19 +49,21 @@ _OURS = re.compile(r"^(api-policy\.xml|named-values\.json|README\.txt|operation-
 _BASIC_REALM = "api-connector"
 
 
-def render_bundle(
-    settings: ApimSettings, certificate: CertificateAuthConfig, out_dir: Path
-) -> list[Path]:
+def render_bundle(settings: ApimSettings, auth: AuthConfig, out_dir: Path) -> list[Path]:
     """Render api-policy.xml, named-values.json and README.txt into out_dir; return the paths."""
-    check_against_certificate(settings, certificate)  # (1)
-    identities = gateway_identities(certificate, settings.source)
-    files = render_files(settings, certificate, identities)  # (2)
-    verify_policy(files[POLICY_FILE], settings, identities)  # (3)
+    check_against_certificate(settings, auth.certificate)  # (1)
+    identities = gateway_identities(auth.certificate, settings.source)
+    extension = extension_gateway(auth, settings.backend.auth, settings.source)
+    files = render_files(settings, auth.certificate, identities, extension)  # (2)
+    verify_policy(files[POLICY_FILE], settings, identities, extension)  # (3)
     return _publish(files, Path(out_dir))  # (4)
 
 
 def render_files(
-    settings: ApimSettings, certificate: CertificateAuthConfig, identities: GatewayIdentities
+    settings: ApimSettings,
+    certificate: CertificateAuthConfig,
+    identities: GatewayIdentities,
+    extension: ExtensionGateway | None,
 ) -> dict[str, str]:
     """The bundle's files by name, rendered in memory."""
     env = _environment()
@@ -73,6 +84,9 @@ def render_files(
         "backend": settings.backend,
         "named_values": settings.named_values,
         "realm": _BASIC_REALM,
+        "extension": extension,
+        "extension_operations": OPERATIONS,
+        "bearer_realm": BEARER_REALM,
     }
     try:
         policy = env.get_template(f"{POLICY_FILE}.j2").render(context)
@@ -82,11 +96,16 @@ def render_files(
     return {
         POLICY_FILE: policy,
         NAMED_VALUES_FILE: json.dumps(named, indent=2) + "\n",
-        README_FILE: _readme(settings, identities, cert_auth),
+        README_FILE: _readme(settings, identities, cert_auth, extension),
     }
 
 
-def verify_policy(text: str, settings: ApimSettings, identities: GatewayIdentities) -> None:
+def verify_policy(
+    text: str,
+    settings: ApimSettings,
+    identities: GatewayIdentities,
+    extension: ExtensionGateway | None,
+) -> None:
     """Refuse to publish a document the gateway or the app would disagree with."""
     try:
         # Our own output, not untrusted input: the stdlib parser is fine here.
@@ -113,6 +132,7 @@ def verify_policy(text: str, settings: ApimSettings, identities: GatewayIdentiti
             f"rendered {POLICY_FILE} pins {len(rendered)} thumbprints, the app "
             f"{len(expected)}: the gateway and the app would drift apart"
         )
+    verify_extension(root, extension, POLICY_FILE)
 
 
 def _environment() -> jinja2.Environment:
@@ -157,7 +177,12 @@ def _named_value(name: object) -> Markup:
     return Markup("{{" + name + "}}")  # noqa: S704 - the name is checked just above
 
 
-def _readme(settings: ApimSettings, identities: GatewayIdentities, cert_auth: bool) -> str:
+def _readme(
+    settings: ApimSettings,
+    identities: GatewayIdentities,
+    cert_auth: bool,
+    extension: ExtensionGateway | None,
+) -> str:
     lines = [
         "API Management policy bundle for the Entra API connector.",
         f"Rendered from {settings.source} by `python -m app policies render`. Do not edit.",
@@ -174,6 +199,17 @@ def _readme(settings: ApimSettings, identities: GatewayIdentities, cert_auth: bo
     if cert_auth:
         lines.append(f"Client certificate identities: {len(identities.identities)} of at most 10")
         lines.extend(f"  thumbprint {tp}" for tp in sorted(identities.thumbprints))
+    operations = ", ".join(OPERATIONS)
+    if extension is None:
+        lines.append(f"Extension operations ({operations}): refused, [auth.entra_token] unset")
+    else:
+        lines += [
+            f"Extension operations ({operations}): validate-jwt",
+            f"  openid-config {extension.openid_config_url}",
+            f"  issuer {extension.issuer}",
+            f"  audience {extension.audience}",
+            f"  {extension.client_claim} one of {', '.join(extension.client_ids)}",
+        ]
     for nv in settings.named_values:
         kind = f"secret, Key Vault '{nv.key_vault_secret_name}'" if nv.secret else "plain"
         lines.append(f"Named value {nv.name} ({kind}): {nv.description}")

@@ -9,6 +9,8 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from app.errors import StoreError
+
 ClaimValue = str | bool | int
 
 
@@ -109,6 +111,14 @@ def judge(invite: InviteRow, replay: bool, claimant: Claimant, now: datetime) ->
     if invite.uses >= invite.max_uses:
         return Outcome.USED_UP
     return Outcome.REDEEMED
+
+
+def settle(invite: InviteRow | None, replay: bool, claimant: Claimant, now: datetime) -> Outcome:
+    """Why a use could not be taken after all, judged from a fresh read."""
+    outcome = Outcome.UNKNOWN if invite is None else judge(invite, replay, claimant, now)
+    if outcome is Outcome.REDEEMED:  # cannot happen: uses only grow, revocation is final
+        raise StoreError("invitation changed while being redeemed; try again")
+    return outcome
 
 
 class Store(Protocol):

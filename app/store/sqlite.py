@@ -1,9 +1,10 @@
 """SQLite store: one file, WAL mode, safe across gunicorn workers on one machine.
 
 Concurrency: each thread has its own connection (gthread workers serve requests on
-threads); writers serialise on SQLite's write lock, taken up front with BEGIN IMMEDIATE so
-a redemption reads the use count it then acts on. Every operation has a deadline of
-statement_timeout_ms: waiting for the lock (busy timeout) and running (progress handler).
+threads). A redemption is a plain read, then one BEGIN IMMEDIATE transaction that takes a
+use (guarded by `uses < max_uses`) and records the redeemer; writers queue for it in
+app/store/sqlite_writers.py. Every operation has a deadline of statement_timeout_ms:
+waiting (queue, busy timeout) and running (progress handler).
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from app.store.model import (
     Redemption,
     RevokeResult,
     judge,
+    settle,
 )
+from app.store.sqlite_writers import WriterQueue
 
 T = TypeVar("T")
 # The invite and whether this redeemer already redeemed it, in one consistent read.
@@ -73,7 +76,7 @@ class SqliteStore:
         self.timeout_s = config.statement_timeout_ms / 1000
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._writer = threading.Lock()
+        self._writers = WriterQueue(self.path)
         self._all: list[sqlite3.Connection] = []
         self._pid = os.getpid()
         self._migrated = False
@@ -83,11 +86,11 @@ class SqliteStore:
     def _connection(self) -> sqlite3.Connection:
         if self._pid != os.getpid():  # forked: the parent's connections are not ours
             self._local, self._all, self._pid = threading.local(), [], os.getpid()
-            self._lock, self._writer = threading.Lock(), threading.Lock()
+            self._lock = threading.Lock()
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._open()
-            self._local.conn = conn
+            self._local.conn, self._local.busy_ms = conn, None
             with self._lock:
                 self._all.append(conn)
         return conn
@@ -113,7 +116,10 @@ class SqliteStore:
         deadline = time.monotonic() + budget
         try:
             conn = self._connection()
-            conn.execute(f"PRAGMA busy_timeout = {int(budget * 1000)}")
+            busy_ms = int(budget * 1000)
+            if getattr(self._local, "busy_ms", None) != busy_ms:
+                conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
+                self._local.busy_ms = busy_ms
             conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 1000)
             try:
                 yield conn
@@ -137,24 +143,15 @@ class SqliteStore:
             conn.close()
 
     def _write(self, work: Callable[[sqlite3.Connection], T], timeout_s: float | None = None) -> T:
-        """Run `work` in one BEGIN IMMEDIATE transaction: all of it or none of it.
-
-        Threads of one process queue on a lock first: they wake the moment it is free,
-        where SQLite's own busy handler would have them sleep and poll.
-        """
+        """Run `work` in one BEGIN IMMEDIATE transaction: all of it or none of it."""
         self._ensure_schema()
         budget = self.timeout_s if timeout_s is None else timeout_s
-        if not self._writer.acquire(timeout=budget):
-            raise StoreError(f"sqlite store {self.path}: busy (waited {budget * 1000:.0f} ms)")
-        try:
-            with self._session(timeout_s) as conn:
-                conn.execute("BEGIN IMMEDIATE")
-                result = work(conn)
-                if conn.in_transaction:  # `work` may have rolled back on purpose
-                    conn.execute("COMMIT")
-                return result
-        finally:
-            self._writer.release()
+        with self._writers.turn(budget), self._session(timeout_s) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            result = work(conn)
+            if conn.in_transaction:  # `work` may have rolled back on purpose
+                conn.execute("COMMIT")
+            return result
 
     def _ensure_schema(self) -> None:
         if not self._migrated:
@@ -250,8 +247,11 @@ class SqliteStore:
         outcome = judge(invite, replay, claimant, now)
         if outcome is Outcome.REDEEMED:
             taken = self._write(lambda conn: _take_use(conn, invite.id, claimant, now))
-            # None: lost a race (used up, revoked or expired meanwhile); read again for why.
-            outcome = taken or _settle(self._read(code_hash, claimant), claimant, now)
+            # None: lost a race (used up, revoked or expired meanwhile): read again for why.
+            if taken is None:
+                again = self._read(code_hash, claimant)
+                taken = settle(*_fresh(again), claimant, now)
+            outcome = taken
         return Redemption(outcome, invite.id, invite.claims if outcome.ok else {})
 
     def _read(self, code_hash: str, claimant: Claimant) -> Sequence[Any] | None:
@@ -267,6 +267,7 @@ class SqliteStore:
         for conn in conns:
             conn.close()
         self._local = threading.local()
+        self._writers.close()
 
 
 def _take_use(
@@ -280,18 +281,16 @@ def _take_use(
             "INSERT INTO invite_redemptions VALUES (?, ?, ?)",
             (invite_id, claimant.redeemer, _epoch(now)),
         )
-    except sqlite3.IntegrityError:
+    except sqlite3.IntegrityError as exc:
+        if exc.sqlite_errorname != "SQLITE_CONSTRAINT_PRIMARYKEY":
+            raise  # any other constraint is a failure, never a success
         conn.execute("ROLLBACK")  # the same redeemer got there first: give the use back
         return Outcome.REPLAYED
     return Outcome.REDEEMED
 
 
-def _settle(row: Sequence[Any] | None, claimant: Claimant, now: datetime) -> Outcome:
-    """Why a use could not be taken, from a fresh read."""
-    outcome = Outcome.UNKNOWN if row is None else judge(_row(row), bool(row[10]), claimant, now)
-    if outcome is Outcome.REDEEMED:  # cannot happen: uses only grow, revocation is final
-        raise StoreError("invitation changed while being redeemed; try again")
-    return outcome
+def _fresh(row: Sequence[Any] | None) -> tuple[InviteRow | None, bool]:
+    return (None, False) if row is None else (_row(row), bool(row[10]))
 
 
 def _row(r: Sequence[Any]) -> InviteRow:
