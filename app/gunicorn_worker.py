@@ -58,9 +58,9 @@ class GuardedThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]
         super().init_process()  # runs the worker; returns only when it stops
 
     def handle(self, conn: Any) -> Any:
-        if not conn.initialized and not conn.data_ready:  # (1)
-            if not conn.wait_for_data(FIRST_BYTES_WAIT):
-                return gthread._DEFER
+        fresh = not conn.initialized and not conn.data_ready
+        if fresh and not conn.wait_for_data(FIRST_BYTES_WAIT):  # (1)
+            return gthread._DEFER
         key = id(conn)
         with self._busy_lock:
             self._busy[key] = (time.monotonic() + self._deadline, conn)  # (2)

@@ -52,6 +52,9 @@ def run_checks(
         "policy vs parameters": lambda: (
             policy_checks.check_policy_matches(params, main, policy) if policy.exists() else []
         ),
+        "policy vs operations": lambda: (
+            policy_checks.check_policy_operations(main, policy) if policy.exists() else []
+        ),
     }
     if checkov is not None:
         steps["checkov"] = lambda: checkov_gate.check_checkov_report(

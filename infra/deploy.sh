@@ -42,8 +42,8 @@ python="python3"
 "$python" -m app policies render --out build/apim-policies \
   || die "rendering the API Management policies failed (see above)"
 
-# (3) Offline checks: parse, parameters, load paths, security literals.
-"$python" -m infra.check_bicep --no-checkov --parameters "$params" \
+# (3) Offline checks: parse, parameters, load paths, security literals, policy vs template.
+"$python" -m infra.check --no-checkov --parameters "$params" \
   || die "offline checks failed (see above); nothing was deployed"
 
 action=create

@@ -168,6 +168,9 @@ var renderedNamedValues = loadJsonContent('../build/apim-policies/named-values.j
 var secretNamedValues = filter(renderedNamedValues, nv => nv.secret)
 var plainNamedValues = filter(renderedNamedValues, nv => !nv.secret)
 
+// The names are APIM operation ids: the rendered policy selects the custom authentication
+// extension operations (bearer token, validate-jwt) by name, every other operation gets the
+// API connector's caller checks. `python -m infra.check` compares the two (policy vs operations).
 var apiOperations = [
   {
     name: 'post-federation-signup'

@@ -11,6 +11,9 @@ from infra.bicep_checks import parse_bicep
 from infra.bicepparam import BicepParams
 
 _TIER = re.compile(r"^\s*Tier: ([A-Za-z0-9]+)\.\s*$", re.MULTILINE)
+_OPERATION_ID = re.compile(r'context\.Operation\.Id == "([^"]*)"')
+# Entra's custom authentication extensions call these paths with a bearer token only.
+EXTENSION_PATH = "/api/authentication-extension/"
 
 
 def _param(params: BicepParams, main: Path, name: str) -> object:
@@ -67,4 +70,37 @@ def check_policy_matches(params: BicepParams, main: Path, policy_xml: Path) -> l
             f"{policy_xml}: rendered for tier {tier.group(1)!r}, but apimSkuName is {sku!r}: "
             "set [apim] tier to the deployed tier and render again"
         )
+    return problems
+
+
+def check_policy_operations(main: Path, policy_xml: Path) -> list[str]:
+    """Problems: the policy selecting operations by names main.bicep does not give them."""
+    try:
+        root = ET.fromstring(policy_xml.read_text(encoding="utf-8"))  # noqa: S314 - our own file
+    except (OSError, ET.ParseError) as exc:
+        return [f"{policy_xml}: expected the rendered policy (XML), got: {exc}"]
+    selected: set[str] = set()
+    for element in root.iter():
+        selected.update(_OPERATION_ID.findall(element.get("condition") or ""))
+    variable = parse_bicep(main).get("variables", {}).get("apiOperations", {})
+    operations = variable.get("value") if isinstance(variable, dict) else None
+    if not isinstance(operations, list):
+        return [f"{main}: expected a literal apiOperations array, got {operations!r}"]
+    names = {op.get("name") for op in operations if isinstance(op, dict)}
+    problems = [
+        f"{policy_xml}: selects operation '{name}', but {main.name} apiOperations has none "
+        "of that name: render again or rename the operation"
+        for name in sorted(selected - names)
+    ]
+    for op in operations:
+        if not isinstance(op, dict) or not str(op.get("urlTemplate", "")).startswith(
+            EXTENSION_PATH
+        ):
+            continue
+        if op.get("name") not in selected:
+            # The policy would give it the connector checks, which Entra's bearer call fails.
+            problems.append(
+                f"{main}: apiOperations '{op.get('name')}' ({op.get('urlTemplate')}): expected "
+                f"one of the extension operations the policy selects {sorted(selected)}"
+            )
     return problems

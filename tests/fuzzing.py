@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import string
 from collections import Counter
+
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
@@ -47,7 +48,9 @@ odd_domain = st.one_of(
     any_text,
 )
 email = st.one_of(
-    st.builds(lambda local, d: f"{local}@{d}", st.from_regex(r"[a-z]{1,8}", fullmatch=True), domain),
+    st.builds(
+        lambda local, d: f"{local}@{d}", st.from_regex(r"[a-z]{1,8}", fullmatch=True), domain
+    ),
     st.builds(lambda local, d: f"{local}@{d}", ascii_text, odd_domain),
     any_text,
 )

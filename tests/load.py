@@ -39,11 +39,11 @@ class Result:
     latency_ms: float = 0.0
 
 
-def kind(
-    name: str, path: str, body: object, headers: Mapping[str, str], *allowed: Answer
-) -> Kind:
+def kind(name: str, path: str, body: object, headers: Mapping[str, str], *allowed: Answer) -> Kind:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return Kind(name, path, raw, {"Content-Type": "application/json", **headers}, frozenset(allowed))
+    return Kind(
+        name, path, raw, {"Content-Type": "application/json", **headers}, frozenset(allowed)
+    )
 
 
 @dataclass
@@ -52,7 +52,9 @@ class Report:
 
     def wrong(self, kinds: Mapping[str, Kind]) -> list[Result]:
         return [
-            r for r in self.results if r.answer is not None and r.answer not in kinds[r.kind].allowed
+            r
+            for r in self.results
+            if r.answer is not None and r.answer not in kinds[r.kind].allowed
         ]
 
     def errors(self) -> list[Result]:

@@ -7,6 +7,7 @@ idle connections delays everyone else by seconds. docs/operations.md has the fig
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import socket
@@ -69,10 +70,8 @@ def dripping(sockets: list[socket.socket], chunk: bytes, every: float) -> Iterat
     def drip() -> None:
         while not stop.wait(every):
             for s in sockets:
-                try:
+                with contextlib.suppress(OSError):  # cut by the server: what the deadline is for
                     s.sendall(chunk)
-                except OSError:
-                    pass  # cut by the server: what the deadline is for
 
     thread = threading.Thread(target=drip, daemon=True)
     thread.start()
@@ -119,7 +118,7 @@ def test_slow_headers_are_cut_at_the_deadline(server: Server) -> None:
     with dripping(slow, b"X-Slow: 1\r\n", 0.3):
         latencies = probe(server, 3, timeout=bound_ms(len(slow)) / 1000 + 2)
         assert all_cut(slow, bound_ms(len(slow)) / 1000)
-    print(f"\n12 slowloris clients: normal requests max {max(latencies):.1f} ms (deadline {DEADLINE} s)")
+    print(f"\n12 slowloris clients: normal requests max {max(latencies):.1f} ms")
     assert max(latencies) < bound_ms(len(slow))
     assert server.log().count('"event":"request.deadline_exceeded"') >= len(slow)
     assert max(probe(server, 3)) < 500  # and nothing lingers
@@ -185,7 +184,8 @@ AUTH = f"Authorization: {basic()['Authorization']}\r\n"
             {413},
         ),
     ],
-    ids=["request-line-5000", "60-headers", "header-9000", "declared-1TB", "body-70KB", "chunked-96KB"],
+    ids=["request-line-5000", "60-headers", "header-9000", "declared-1TB", "body-70KB",
+         "chunked-96KB"],
 )  # fmt: skip
 def test_oversized_requests_are_refused_and_others_still_answered(
     server: Server, request_bytes: bytes, expected: set[int]

@@ -102,3 +102,77 @@ def test_bad_configuration_is_one_line_and_writes_nothing(
     assert err.startswith(f"error: {config}: ") and err.count("\n") == 1
     assert re.search(message, err)
     assert not out.exists()
+
+
+# --- [auth.entra_token]: the extension operations ------------------------------------------
+
+TENANT = "aaaabbbb-0000-cccc-1111-dddd2222eeee"
+TOKEN_TOML = """
+environment = "production"
+[auth]
+methods = {methods}
+[auth.certificate]
+sources = ["forwarded"]
+trusted_proxies = ["10.0.0.0/8"]
+thumbprints = ["{pin}"]
+[auth.entra_token]
+{token}
+[apim]
+tier = "standard"
+[apim.backend]
+url = "https://connector.azurewebsites.net"
+auth = "certificate"
+certificate_id = "connector-backend-client"
+"""
+
+
+def test_render_guards_the_extension_operations_with_the_apps_token_checks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = f'tenant_id = "{TENANT}"\naudience = "api://connector"'
+    config = write(
+        tmp_path,
+        TOKEN_TOML.format(methods='["certificate"]', pin="ab" * 20, token=token),
+    )
+    out = tmp_path / "bundle"
+    code, _, err = run(capsys, "policies", "render", "--config", config, "--out", str(out))
+    assert (code, err) == (0, "")
+    policy = (out / "api-policy.xml").read_text(encoding="utf-8")
+    assert "<audience>api://connector</audience>" in policy
+    assert f"<issuer>https://{TENANT}.ciamlogin.com/{TENANT}/v2.0</issuer>" in policy
+    assert json.loads((out / "named-values.json").read_text()) == []  # nothing secret in it
+
+
+@pytest.mark.parametrize(
+    ("methods", "token", "message"),
+    [
+        # the loader: entra_token among the app's methods needs its audience
+        (
+            '["certificate", "entra_token"]',
+            f'tenant_id = "{TENANT}"',
+            r"auth\.entra_token\.audience: expected the API's application id or URI "
+            r"\(the token's aud\)$",
+        ),
+        # the renderer: the gateway needs it too, whatever the app's methods
+        (
+            '["certificate"]',
+            f'tenant_id = "{TENANT}"',
+            r"auth\.entra_token\.audience: expected the API's application id or URI .*gateway",
+        ),
+        (
+            '["certificate"]',
+            'audience = "api://connector"',
+            r"auth\.entra_token\.tenant_id: expected the tenant id \(a GUID\) or an issuer",
+        ),
+    ],
+)
+def test_incomplete_entra_token_is_one_line_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], methods: str, token: str, message: str
+) -> None:
+    config = write(tmp_path, TOKEN_TOML.format(methods=methods, pin="ab" * 20, token=token))
+    out = tmp_path / "bundle"
+    code, stdout, err = run(capsys, "policies", "render", "--config", config, "--out", str(out))
+    assert code == 2 and stdout == ""
+    assert err.startswith(f"error: {config}: ") and err.count("\n") == 1
+    assert re.search(message, err), err
+    assert not out.exists()

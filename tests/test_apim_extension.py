@@ -25,8 +25,8 @@ from tests.test_apim_render import (
     BACKEND_CERT,
     assert_base_first,
     assert_valid,
+    load_policy_schema,
     parse,
-    policy_schema,  # noqa: F401 - the module-scoped XSD fixture
 )
 from tests.test_extension import START, SUBMIT, event
 
@@ -34,6 +34,11 @@ CERT = CertificateAuthConfig(thumbprints=("ab" * 20,))
 TOKEN = EntraTokenConfig(tenant_id=tokens.TENANT, audience=tokens.AUDIENCE)
 EVENTS_APP = "99045fe1-7639-4a75-9d4a-577b6ca3810f"
 IS_EXTENSION = " || ".join(f'context.Operation.Id == "{op}"' for op in OPERATIONS)
+
+
+@pytest.fixture(scope="module")
+def policy_schema(tmp_path_factory: pytest.TempPathFactory) -> xmlschema.XMLSchema11:
+    return load_policy_schema(tmp_path_factory.mktemp("apim-xsd"))
 
 
 def app_auth(
@@ -74,7 +79,9 @@ def tags(branch: ET.Element) -> list[str]:
 def test_extension_operations_carry_validate_jwt_and_no_connector_check(
     tmp_path: Path, policy_schema: xmlschema.XMLSchema11, gateway_auth: list[str]
 ) -> None:
-    basic = {"gateway_basic_named_values": ["entra-basic"]} if "basic" in gateway_auth else {}
+    basic: dict[str, Any] = {}
+    if "basic" in gateway_auth:
+        basic["gateway_basic_named_values"] = ["entra-basic"]
     _, root, text = render(tmp_path, gateway_auth=gateway_auth, **basic)
     assert_base_first(assert_valid(policy_schema, text))
     extension, connector = caller_branches(root)
@@ -99,7 +106,10 @@ def test_extension_operations_carry_validate_jwt_and_no_connector_check(
 
 
 def test_connector_checks_are_unchanged_by_the_extension(tmp_path: Path) -> None:
-    both = {"gateway_auth": ["certificate", "basic"], "gateway_basic_named_values": ["b"]}
+    both: dict[str, Any] = {
+        "gateway_auth": ["certificate", "basic"],
+        "gateway_basic_named_values": ["b"],
+    }
     _, with_token, _ = render(tmp_path / "a", **both)
     _, without, _ = render(tmp_path / "b", EntraTokenConfig(), **both)
     kept = [ET.tostring(b) for b in caller_branches(with_token)[1]]
@@ -127,7 +137,9 @@ def test_a_basic_backend_credential_never_overwrites_the_token(tmp_path: Path) -
     inbound = root.find("inbound")
     assert inbound is not None
     assert not inbound.findall("authentication-basic")
-    (when,) = [w for w in inbound.findall("choose/when") if w.find("authentication-basic") is not None]
+    (when,) = [
+        w for w in inbound.findall("choose/when") if w.find("authentication-basic") is not None
+    ]
     assert when.get("condition") == f"@(!({IS_EXTENSION}))"
 
 
@@ -136,7 +148,9 @@ def test_a_refused_token_is_answered_like_the_app(tmp_path: Path) -> None:
     on_error = root.find("on-error")
     assert on_error is not None
     (when,) = [
-        w for w in on_error.iter("when") if "LastError.Source == \"validate-jwt\"" in w.get("condition", "")
+        w
+        for w in on_error.iter("when")
+        if 'LastError.Source == "validate-jwt"' in w.get("condition", "")
     ]
     assert when.find("set-status").get("code") == "401"  # type: ignore[union-attr]
     challenge = when.findtext("set-header/value")
@@ -150,14 +164,18 @@ def test_a_refused_token_is_answered_like_the_app(tmp_path: Path) -> None:
     [
         # A v1.0 issuer: the calling app is named in appid.
         (
-            EntraTokenConfig(tenant_id=tokens.TENANT, audience="api://c", issuer="https://sts.windows.net/t/"),
+            EntraTokenConfig(
+                tenant_id=tokens.TENANT, audience="api://c", issuer="https://sts.windows.net/t/"
+            ),
             f"https://{tokens.TENANT}.ciamlogin.com/{tokens.TENANT}/v2.0/.well-known/openid-configuration",
             "https://sts.windows.net/t/",
             "appid",
         ),
         # No tenant id: the issuer's own metadata (a workforce tenant, say).
         (
-            EntraTokenConfig(issuer=f"https://login.microsoftonline.com/{tokens.TENANT}/v2.0", audience="a"),
+            EntraTokenConfig(
+                issuer=f"https://login.microsoftonline.com/{tokens.TENANT}/v2.0", audience="a"
+            ),
             f"https://login.microsoftonline.com/{tokens.TENANT}/v2.0/.well-known/openid-configuration",
             f"https://login.microsoftonline.com/{tokens.TENANT}/v2.0",
             "azp",
@@ -169,7 +187,11 @@ def test_issuer_decides_metadata_and_client_claim(
 ) -> None:
     gateway = extension_gateway(app_auth(token), "certificate", "c.toml")
     assert gateway is not None
-    assert (gateway.openid_config_url, gateway.issuer, gateway.client_claim) == (openid, issuer, claim)
+    assert (gateway.openid_config_url, gateway.issuer, gateway.client_claim) == (
+        openid,
+        issuer,
+        claim,
+    )
 
 
 def test_client_ids_and_leeway_follow_the_app(tmp_path: Path) -> None:
@@ -278,7 +300,7 @@ def test_bad_entra_token_configuration_names_the_key(
 GATEWAY = ExtensionGateway("https://m", "https://i", "aud", "azp", (EVENTS_APP,), 60)
 WHEN = '<when condition="@(' + IS_EXTENSION.replace('"', "&quot;") + ')">{}</when>'
 JWT = (
-    '<validate-jwt><audiences><audience>{aud}</audience></audiences><issuers><issuer>https://i'
+    "<validate-jwt><audiences><audience>{aud}</audience></audiences><issuers><issuer>https://i"
     '</issuer></issuers><required-claims><claim name="azp"><value>' + EVENTS_APP + "</value>"
     "</claim></required-claims></validate-jwt>"
 )
@@ -355,3 +377,10 @@ def test_the_app_admits_what_the_gateway_forwards(
         lines = [json.loads(x) for x in capsys.readouterr().err.splitlines() if '"decision"' in x]
         if method is not None:
             assert lines[-1]["auth_method"] == method
+
+
+def test_the_selected_operations_are_the_apps_extension_routes() -> None:
+    app = create_app(build_config(), TESTING=True)
+    routes = {r.rule for r in app.url_map.iter_rules() if "POST" in (r.methods or ())}
+    extension = {r for r in routes if r.startswith("/api/authentication-extension/")}
+    assert extension == {f"/api/authentication-extension/{op}" for op in OPERATIONS}

@@ -44,10 +44,14 @@ BACKEND_BASIC = {
 
 @pytest.fixture(scope="module")
 def policy_schema(tmp_path_factory: pytest.TempPathFactory) -> xmlschema.XMLSchema11:
-    """The official schemas, loaded the way their README says (once: it takes ~0.5 s)."""
+    """The official schemas, loaded once per module (it takes ~0.5 s)."""
+    return load_policy_schema(tmp_path_factory.mktemp("apim-xsd"))
+
+
+def load_policy_schema(target: Path) -> xmlschema.XMLSchema11:
+    """The official schemas, loaded the way their README says."""
     if not (SCHEMAS / "policies.xsd").is_file():
         pytest.skip(f"official APIM schemas not found at {SCHEMAS}")
-    target = tmp_path_factory.mktemp("apim-xsd")
     for xsd in SCHEMAS.glob("*.xsd"):
         shutil.copy(xsd, target / xsd.name)
     main = target / "policies.xsd"
@@ -98,7 +102,10 @@ AUDIENCE = "11112222-bbbb-3333-cccc-4444dddd5555"
 TOKEN = EntraTokenConfig(tenant_id=TENANT, audience=AUDIENCE)
 
 
-def app_auth(cert: CertificateAuthConfig, token: EntraTokenConfig = EntraTokenConfig()) -> AuthConfig:
+NO_TOKEN = EntraTokenConfig()
+
+
+def app_auth(cert: CertificateAuthConfig, token: EntraTokenConfig = NO_TOKEN) -> AuthConfig:
     """The app's [auth] the gateway mirrors; entra_token among the methods once configured."""
     methods = ("certificate", "entra_token") if token.audience else ("certificate",)
     return AuthConfig(methods=methods, certificate=cert, entra_token=token)

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from app import create_app
 from app.config import parse_config
 from app.contract.extension import parse_extension
-from app.contract.model import BUILTIN_CLAIMS, SignupRequest, Step
+from app.contract.model import SignupRequest, Step
 from app.contract.parse import parse_connector
 from app.errors import RequestError
 from tests.fuzzing import budget, count, extension_body, json_value, signup_body
@@ -43,7 +43,9 @@ SPEC = RuleSpec(
         AttributeSpec("Role", False, None, None, None, ("student", "teacher"), None),
     ),
     claims=(
-        ClaimSpec("Tier", "standard", True, ("post-attribute-collection", "pre-token-issuance"), ()),
+        ClaimSpec(
+            "Tier", "standard", True, ("post-attribute-collection", "pre-token-issuance"), ()
+        ),
     ),
 )
 
@@ -194,7 +196,9 @@ def test_connector_endpoints_answer_continue_only_when_the_oracle_approves(
     action = payload["action"]
     event(f"connector answer: {action}")
     parsed = parsed_or_none(parse_connector, body, CONNECTOR_URLS[path])
-    approved = parsed is not None and json_content(content_type) and first_failure(SPEC, parsed) is None
+    approved = (
+        parsed is not None and json_content(content_type) and first_failure(SPEC, parsed) is None
+    )
     assert (action == "Continue") == approved, (action, parsed, log)
     assert (response.status_code == 400) == (action == "ValidationError")
     if action == "ValidationError":

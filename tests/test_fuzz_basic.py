@@ -35,7 +35,7 @@ def header_for(user: str, password: str, prefix: str = "Basic", pad: str = "") -
     return f"{pad}{prefix} {pad}{token}{pad}"
 
 
-def oracle(header: str | None) -> tuple[str, str] | None | str:
+def oracle(header: str | None) -> tuple[str, str] | str | None:
     """The pair RFC 7617 says the header carries; None if not basic; "bad" if malformed."""
     if header is None:
         return None
@@ -86,9 +86,7 @@ def test_parser_agrees_with_the_oracle(header: str | None) -> None:
 
 
 CONFIGURED = (("entra", "first: secret"), ("entra", "second secret"), ("backup", "ç:ü"))
-AUTH = BasicAuth(
-    BasicAuthConfig(tuple(BasicCredential(u, Secret(p), None) for u, p in CONFIGURED))
-)
+AUTH = BasicAuth(BasicAuthConfig(tuple(BasicCredential(u, Secret(p), None) for u, p in CONFIGURED)))
 
 
 def near_misses(pairs: tuple[tuple[str, str], ...]) -> st.SearchStrategy[tuple[str, str]]:
@@ -112,7 +110,9 @@ def test_admits_exactly_the_configured_pairs(pair: tuple[str, str]) -> None:
 
 
 @budget(500)
-@given(headers=st.dictionaries(st.sampled_from(["HTTP_AUTHORIZATION", "HTTP_X_OTHER"]), header_text))
+@given(
+    headers=st.dictionaries(st.sampled_from(["HTTP_AUTHORIZATION", "HTTP_X_OTHER"]), header_text)
+)
 def test_arbitrary_headers_never_escape(headers: dict[str, str]) -> None:
     count("basic: arbitrary headers")
     try:

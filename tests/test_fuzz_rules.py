@@ -41,7 +41,8 @@ AUTH = {
 request_domain = st.one_of(
     st.none(),
     st.sampled_from(DOMAIN_POOL),
-    st.builds(lambda p, d: f"{p}.{d}", st.sampled_from(("a", "x.y", "mail")), st.sampled_from(DOMAIN_POOL)),
+    st.builds(lambda p, d: f"{p}.{d}", st.sampled_from(("a", "x.y", "mail")),
+              st.sampled_from(DOMAIN_POOL)),
     st.sampled_from(("othercontoso.com", "contoso.com.evil", "ample", "other.test")),
 )  # fmt: skip
 identities = st.lists(

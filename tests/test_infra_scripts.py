@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -165,6 +166,15 @@ def test_deploy_renders_then_deploys_with_the_bicepparam() -> None:
     assert '--parameters "$params"' in text[deploy:]
     assert 'params="infra/main.bicepparam"' in text
     assert os.access(INFRA / "deploy.sh", os.X_OK)
+
+
+def test_deploy_runs_python_modules_that_exist() -> None:
+    text = (INFRA / "deploy.sh").read_text(encoding="utf-8")
+    modules = re.findall(r'"\$python" -m ([\w.]+)', text)
+    assert modules == ["app", "infra.check"]
+    for module in modules:
+        path = INFRA.parent / Path(*module.split("."))
+        assert path.with_suffix(".py").is_file() or (path / "__main__.py").is_file(), module
 
 
 # ---------------------------------------------------------------- export-entra-pfx.sh

@@ -52,6 +52,8 @@ class Pki:
             "wrong_ca": pki.leaf("CN=api.contoso", issuer=pki.root_ca("CN=Contoso Test Root")),
         }
         self.certs["impostor"] = pki.impostor(self.certs["entra_old"], eku="both")
+        below = pki.intermediate_ca(self.ca, "CN=Contoso Issuing CA")
+        self.certs["below"] = pki.leaf("CN=api.contoso", issuer=below, san=None, eku="both")
         self.files = {n: pki.write_files(d, n, c) for n, c in self.certs.items()}
 
     def pem(self, *names: str) -> Path:
@@ -60,10 +62,11 @@ class Pki:
             path, *(self.certs[n].cert if n in self.certs else self.ca.cert for n in names)
         )
 
-    def client(self, name: str | None) -> ssl.SSLContext:
+    def client(self, name: str | None, *, send_chain: bool = False) -> ssl.SSLContext:
         ctx = ssl.create_default_context(cafile=str(self.server.cert))
         if name:
-            ctx.load_cert_chain(self.files[name].cert, self.files[name].key)
+            files = self.files[name]
+            ctx.load_cert_chain(files.chain if send_chain else files.cert, files.key)
         return ctx
 
 
@@ -238,6 +241,12 @@ def chained(certs: Pki) -> Iterator[Server]:
 
 def test_ca_issued_certificate_without_san_is_accepted(chained: Server, certs: Pki) -> None:
     status, body, _ = request(chained, certs.client("issued"))
+    assert (status, body["action"]) == (200, "Continue")
+
+
+def test_intermediates_the_client_sends_are_used_for_the_chain(chained: Server, certs: Pki) -> None:
+    # ca_bundle holds only the root: the app needs the intermediate from the handshake.
+    status, body, _ = request(chained, certs.client("below", send_chain=True))
     assert (status, body["action"]) == (200, "Continue")
 
 

@@ -30,7 +30,9 @@ OK, BLOCK = (200, "Continue"), (200, "ShowBlockPage")
 def kinds(contoso: set[load.Answer], mailinator: set[load.Answer]) -> dict[str, load.Kind]:
     return {
         "contoso": load.kind("contoso", URL, {"email": "a@contoso.com"}, basic(), *contoso),
-        "mailinator": load.kind("mailinator", URL, {"email": "a@mailinator.com"}, basic(), *mailinator),
+        "mailinator": load.kind(
+            "mailinator", URL, {"email": "a@mailinator.com"}, basic(), *mailinator
+        ),
         "bad-credentials": load.kind(
             "bad-credentials", URL, {}, basic(password="wrong"), (401, None)
         ),
@@ -140,8 +142,8 @@ def test_snapshot_is_private_and_logs_name_the_operators_file(tmp_path: Path) ->
         assert snapshot.read_bytes() == config.read_bytes()
         assert stat.S_IMODE(snapshot.stat().st_mode) == 0o600
         assert stat.S_IMODE(snapshot.parent.stat().st_mode) == 0o700
-        started = next(l for l in server.log().splitlines() if '"event":"app.started"' in l)
+        started = next(x for x in server.log().splitlines() if '"event":"app.started"' in x)
         assert json.loads(started)["config"] == str(config)
-        loaded = next(l for l in server.log().splitlines() if '"event":"config.loaded"' in l)
+        loaded = next(x for x in server.log().splitlines() if '"event":"config.loaded"' in x)
         assert json.loads(loaded)["config"] == str(config)
     assert not snapshot.parent.exists()  # removed when the master exits

@@ -13,9 +13,11 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
+from app.config.model import StoreConfig
 from app.errors import StoreError
-from app.store import schema
+from app.store import open_store, redacted_url, schema
 from app.store.model import Claimant, Outcome, RevokeResult, Store
+from app.store.pg_pool import describe_url
 from tests.test_store_support import (
     BACKENDS,
     add_invite,
@@ -198,3 +200,34 @@ def test_a_redemption_failing_half_way_records_nothing(store: Store, tmp_path: P
     outcomes = [store.redeem(hashed(code), p, NOW).outcome for p in (ADA, BOB, ADA)]
     assert outcomes == [Outcome.REDEEMED, Outcome.REDEEMED, Outcome.REPLAYED]
     assert uses(store, invite_id) == 2
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "postgresql://u:s3cret@db:5432/x?sslmode=require",
+            "postgresql://u:***@db:5432/x?sslmode=require",
+        ),
+        ("postgresql://u:p@ss@db/x", "postgresql://u:***@db/x"),
+        (
+            "postgresql://db/x?password=s3cret&sslmode=require",
+            "postgresql://db/x?password=***&sslmode=require",
+        ),
+        ("postgresql://u@db/x", "postgresql://u@db/x"),
+        ("sqlite:///instance/connector.db", "sqlite:///instance/connector.db"),
+    ],
+)
+def test_urls_are_shown_without_passwords(url: str, shown: str) -> None:
+    assert redacted_url(url) == shown
+
+
+def test_store_locations_name_the_database_not_the_password() -> None:
+    assert describe_url("postgresql://u:s3cret@db:5432/x") == "postgresql://u@db:5432/x"
+    assert describe_url("postgresql://db/x?password=s3cret") == "postgresql://db/x"
+
+
+def test_an_unknown_store_url_is_refused_without_echoing_its_password() -> None:
+    with pytest.raises(StoreError, match=r"expected sqlite:///PATH") as caught:
+        open_store(StoreConfig(url="mysql://u:s3cret@db/x"))
+    assert "s3cret" not in str(caught.value)

@@ -40,15 +40,17 @@ class ExtensionGateway:
 
 def extension_gateway(auth: AuthConfig, backend_auth: str, source: str) -> ExtensionGateway | None:
     """The token checks for the extension operations; None when none are configured."""
+    # Checklist: (1) nothing configured: the policy refuses the operations; (2) check what
+    # the loader checks only for an enabled entra_token; (3) a basic backend credential
+    # needs the app to check the token; (4) issuer, keys and client claim as the app has them.
     token = auth.entra_token
     if not (token.tenant_id or token.issuer or token.audience):
-        return None  # the loader refuses "entra_token" in methods without these
+        return None  # (1) the loader refuses "entra_token" in methods without these
 
     def error(key: str, problem: str) -> ConfigError:
         return ConfigError(f"{source}: {_KEY}.{key}: {problem}")
 
-    # The loader checks these only when "entra_token" is among the app's methods; the gateway
-    # uses them either way (the app may admit the gateway by its certificate instead).
+    # (2) the gateway uses these whether or not the app has entra_token among its methods
     if token.tenant_id and not _GUID.match(token.tenant_id):
         raise error("tenant_id", f"expected the tenant id (a GUID), got {token.tenant_id!r}")
     if not (token.tenant_id or token.issuer):
@@ -72,7 +74,7 @@ def extension_gateway(auth: AuthConfig, backend_auth: str, source: str) -> Exten
     for i, client in enumerate(token.allowed_client_ids):
         if not _GUID.match(client):
             raise error(f"allowed_client_ids[{i}]", f"expected a GUID, got {client!r}")
-    if backend_auth == "basic" and "entra_token" not in auth.methods:
+    if backend_auth == "basic" and "entra_token" not in auth.methods:  # (3)
         # authentication-basic would overwrite the bearer token, and basic does not serve the
         # extension family: the forwarded token is then the app's only proof.
         raise ConfigError(
@@ -81,7 +83,7 @@ def extension_gateway(auth: AuthConfig, backend_auth: str, source: str) -> Exten
             "token as the only credential the app can check on them, got "
             f"{list(auth.methods)}"
         )
-    issuer = token.issuer or default_issuer(token.tenant_id)
+    issuer = token.issuer or default_issuer(token.tenant_id)  # (4)
     if token.tenant_id:
         openid = metadata_url(token.tenant_id)
     else:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
@@ -41,6 +41,8 @@ from app.errors import CertificateError
 from app.logs import event
 
 _CACHE_LIMIT = 1024
+_MAX_CHAIN = 5
+_ENCODING_DER = 2  # _ssl.ENCODING_DER, for Python < 3.13's certificate objects
 # Anchors and intermediates can expire too: re-verify the whole chain this often.
 _CACHE_TTL = timedelta(minutes=5)
 
@@ -55,6 +57,8 @@ class _Presented:
     der: bytes
     cert: x509.Certificate | None  # already parsed (forwarded), or parsed on a cache miss
     intermediates: tuple[x509.Certificate, ...] = ()
+    # TLS: the certificates the client sent above its leaf, read only on a cache miss.
+    chain: Callable[[], tuple[x509.Certificate, ...]] | None = None
 
 
 @dataclass(frozen=True)
@@ -90,9 +94,10 @@ class CertificateAuth:
     def authenticate(self, environ: Environ) -> Principal | None:
         presented: list[_Presented] = []
         if self._tls:
-            der = _peer_certificate(environ)  # (1)
+            sock = environ.get("gunicorn.socket")
+            der = _peer_certificate(sock)  # (1)
             if der:
-                presented.append(_Presented("tls", der, None))
+                presented.append(_Presented("tls", der, None, chain=lambda: _sent_chain(sock)))
         forgery = self._forwarded_certificate(environ, presented)
         if not presented:
             if forgery:
@@ -146,7 +151,7 @@ class CertificateAuth:
         )
 
     def _check(self, presented: _Presented, now: datetime) -> _Accepted:
-        digest = hashlib.sha256(presented.der)
+        digest = hashlib.sha256(presented.source.encode() + b"\0" + presented.der)
         for extra in presented.intermediates:
             digest.update(extra.public_bytes(Encoding.DER))
         key = digest.digest()
@@ -155,6 +160,8 @@ class CertificateAuth:
             self._apply((self._validity,), hit.cert, presented, now)
             return hit
         cert = presented.cert or _load(presented.der)
+        if presented.chain is not None:
+            presented = replace(presented, intermediates=presented.chain())
         self._apply(self._policies, cert, presented, now)
         accepted = _Accepted(
             cert, _tracked(cert, presented.source), thumbprint_sha1(cert), now + _CACHE_TTL
@@ -183,9 +190,9 @@ class CertificateAuth:
             ) from exc
 
 
-def _peer_certificate(environ: Environ) -> bytes | None:
+def _peer_certificate(sock: object) -> bytes | None:
     """DER of the verified TLS peer certificate of gunicorn's socket, if any."""
-    getpeercert = getattr(environ.get("gunicorn.socket"), "getpeercert", None)
+    getpeercert = getattr(sock, "getpeercert", None)
     if getpeercert is None:
         return None  # plain HTTP: not a TLS socket
     try:
@@ -193,6 +200,25 @@ def _peer_certificate(environ: Environ) -> bytes | None:
     except (ValueError, OSError):  # no handshake (yet), or the socket is gone
         return None
     return bytes(der) if der else None
+
+
+def _sent_chain(sock: object) -> tuple[x509.Certificate, ...]:
+    """The intermediates the client sent after its leaf; () where Python cannot tell.
+
+    Public as SSLSocket.get_unverified_chain() since Python 3.13; the same method of the
+    internal _sslobj since 3.10. Without it, intermediates must be in ca_bundle.
+    """
+    getter = getattr(sock, "get_unverified_chain", None)
+    if getter is None:
+        getter = getattr(getattr(sock, "_sslobj", None), "get_unverified_chain", None)
+    if getter is None:
+        return ()
+    try:
+        sent = getter() or []
+        ders = [c if isinstance(c, bytes) else c.public_bytes(_ENCODING_DER) for c in sent]
+        return tuple(x509.load_der_x509_certificate(d) for d in ders[1:_MAX_CHAIN])
+    except (ValueError, OSError, AttributeError, TypeError):
+        return ()  # an unusable chain only means fewer candidates for chain building
 
 
 def _load(der: bytes) -> x509.Certificate:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from app.config.model import StoreConfig
 from app.errors import StoreError
 from app.store.model import Store
@@ -17,12 +19,19 @@ def open_store(config: StoreConfig) -> Store:
         from app.store.postgres import PostgresStore
 
         return PostgresStore(config)
-    raise StoreError(f"store url: expected sqlite:///PATH or postgresql://..., got {config.url!r}")
+    raise StoreError(
+        f"store url: expected sqlite:///PATH or postgresql://..., got {redacted_url(config.url)!r}"
+    )
 
 
-def location(store: Store) -> str:
-    """Where the store is, for people: a path or a URL without its password."""
-    return str(getattr(store, "location", None) or getattr(store, "path", store.backend))
+def redacted_url(url: str) -> str:
+    """The store URL with any password replaced by ***, for printing configuration."""
+    url = re.sub(r"(?i)([?&]password=)[^&]*", r"\1***", url)
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
 
 
-__all__ = ["Store", "StoreError", "location", "open_store"]
+__all__ = ["Store", "StoreError", "open_store", "redacted_url"]

@@ -144,15 +144,15 @@ class PostgresStore:
         self.db.run(insert, _MIGRATION_WAIT_S, transaction=True)
 
     def list_invites(self) -> list[InviteRow]:
-        self._ensure_schema()
-        rows = self.db.run(
-            lambda conn, _: conn.execute(
+        def read(conn: Conn, _: Attempt) -> list[Any]:
+            conn.execute(f"SET LOCAL statement_timeout = '{_MIGRATION_TIMEOUT}'")  # operator's
+            return conn.execute(
                 "SELECT id, created_at, expires_at, max_uses, uses, revoked_at, email, domain, "
                 "claims, note FROM invites ORDER BY created_at, id"
-            ).fetchall(),
-            _MIGRATION_WAIT_S,
-        )
-        return [_row(r) for r in rows]
+            ).fetchall()
+
+        self._ensure_schema()
+        return [_row(r) for r in self.db.run(read, _MIGRATION_WAIT_S, transaction=True)]
 
     def revoke_invite(self, invite_id: str, now: datetime) -> RevokeResult:
         def revoke(conn: Conn, _: Attempt) -> RevokeResult:

@@ -1,10 +1,11 @@
 """SQLite store: one file, WAL mode, safe across gunicorn workers on one machine.
 
 Concurrency: each thread has its own connection (gthread workers serve requests on
-threads). A redemption is a plain read, then one BEGIN IMMEDIATE transaction that takes a
-use (guarded by `uses < max_uses`) and records the redeemer; writers queue for it in
-app/store/sqlite_writers.py. Every operation has a deadline of statement_timeout_ms:
-waiting (queue, busy timeout) and running (progress handler).
+threads). A redemption is a plain read, then, in the process's write turn
+(app/store/sqlite_writers.py), one INSERT that records the redeemer if a use is left and,
+by trigger, takes the use: a single C call while the turn is held. Every operation has a
+deadline of statement_timeout_ms: waiting (queue, busy timeout) and running (progress
+handler).
 """
 
 from __future__ import annotations
@@ -43,11 +44,17 @@ _READ = (
     "i.domain, i.claims, i.note, EXISTS (SELECT 1 FROM invite_redemptions r "
     "WHERE r.invite_id = i.id AND r.redeemer = ?) FROM invites i WHERE i.code_hash = ?"
 )
-# Take one use if one is left; the guard is re-checked under the write lock.
+# One statement, so one atomic step: record the redeemer if a use is left (the schema's
+# trigger takes the use). A second row for the same redeemer violates the key and the
+# whole statement, the use included, is undone.
 _TAKE_USE = (
-    "UPDATE invites SET uses = uses + 1 WHERE id = ? AND uses < max_uses "
+    "INSERT INTO invite_redemptions (invite_id, redeemer, redeemed_at) "
+    "SELECT id, ?, ? FROM invites WHERE id = ? AND uses < max_uses "
     "AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)"
 )
+# Checkpoint the WAL outside the write turn every this many writes of a process, so the
+# automatic checkpoint (which would run inside a writer's turn) rarely has work to do.
+_CHECKPOINT_EVERY = 200
 # Migrations may rewrite tables: give them longer than a request gets.
 _MIGRATION_TIMEOUT_S = 30.0
 
@@ -77,6 +84,7 @@ class SqliteStore:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._writers = WriterQueue(self.path)
+        self._writes = 0
         self._all: list[sqlite3.Connection] = []
         self._pid = os.getpid()
         self._migrated = False
@@ -142,16 +150,32 @@ class SqliteStore:
                     self._all.remove(conn)
             conn.close()
 
-    def _write(self, work: Callable[[sqlite3.Connection], T], timeout_s: float | None = None) -> T:
-        """Run `work` in one BEGIN IMMEDIATE transaction: all of it or none of it."""
+    def _write(
+        self,
+        work: Callable[[sqlite3.Connection], T],
+        timeout_s: float | None = None,
+        transaction: bool = True,
+    ) -> T:
+        """Run `work` in its write turn; in one BEGIN IMMEDIATE transaction if asked."""
         self._ensure_schema()
         budget = self.timeout_s if timeout_s is None else timeout_s
         with self._writers.turn(budget), self._session(timeout_s) as conn:
-            conn.execute("BEGIN IMMEDIATE")
+            if transaction:
+                conn.execute("BEGIN IMMEDIATE")
             result = work(conn)
             if conn.in_transaction:  # `work` may have rolled back on purpose
                 conn.execute("COMMIT")
-            return result
+        self._writes += 1
+        if self._writes % _CHECKPOINT_EVERY == 0:
+            self._checkpoint()
+        return result
+
+    def _checkpoint(self) -> None:
+        try:
+            with self._session() as conn:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except StoreError:
+            pass  # a later one (or SQLite's automatic one) will do it
 
     def _ensure_schema(self) -> None:
         if not self._migrated:
@@ -160,7 +184,7 @@ class SqliteStore:
     # -- Store interface -------------------------------------------------------------
 
     def migrate(self) -> MigrationReport:
-        with self._session(_MIGRATION_TIMEOUT_S) as conn:
+        with self._writers.turn(_MIGRATION_TIMEOUT_S), self._session(_MIGRATION_TIMEOUT_S) as conn:
             conn.execute("BEGIN IMMEDIATE")  # serialises workers migrating at start-up
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
@@ -246,7 +270,9 @@ class SqliteStore:
         invite, replay = _row(row), bool(row[10])
         outcome = judge(invite, replay, claimant, now)
         if outcome is Outcome.REDEEMED:
-            taken = self._write(lambda conn: _take_use(conn, invite.id, claimant, now))
+            taken = self._write(
+                lambda conn: _take_use(conn, invite.id, claimant, now), transaction=False
+            )
             # None: lost a race (used up, revoked or expired meanwhile): read again for why.
             if taken is None:
                 again = self._read(code_hash, claimant)
@@ -273,20 +299,15 @@ class SqliteStore:
 def _take_use(
     conn: sqlite3.Connection, invite_id: str, claimant: Claimant, now: datetime
 ) -> Outcome | None:
-    """Use and redemption row change together; None when no use was left to take."""
-    if conn.execute(_TAKE_USE, (invite_id, _epoch(now))).rowcount != 1:
-        return None
+    """One statement (autocommit, in the write turn); None when no use was left to take."""
+    at = _epoch(now)
     try:
-        conn.execute(
-            "INSERT INTO invite_redemptions VALUES (?, ?, ?)",
-            (invite_id, claimant.redeemer, _epoch(now)),
-        )
+        cursor = conn.execute(_TAKE_USE, (claimant.redeemer, at, invite_id, at))
     except sqlite3.IntegrityError as exc:
         if exc.sqlite_errorname != "SQLITE_CONSTRAINT_PRIMARYKEY":
             raise  # any other constraint is a failure, never a success
-        conn.execute("ROLLBACK")  # the same redeemer got there first: give the use back
-        return Outcome.REPLAYED
-    return Outcome.REDEEMED
+        return Outcome.REPLAYED  # the same redeemer got there first
+    return Outcome.REDEEMED if cursor.rowcount == 1 else None
 
 
 def _fresh(row: Sequence[Any] | None) -> tuple[InviteRow | None, bool]:

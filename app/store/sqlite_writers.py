@@ -23,17 +23,17 @@ from app.errors import StoreError
 class WriterQueue:
     def __init__(self, database: Path) -> None:
         self.path = Path(f"{database}-writer")
-        self._thread_lock = threading.Lock()
-        self._fd: int | None = None
-        self._pid = 0
+        # Per process: a forked child must not share its parent's lock or open file
+        # (flock belongs to the open file description). setdefault is atomic under the GIL.
+        self._locks: dict[int, threading.Lock] = {}
+        self._files: dict[int, int] = {}
 
     @contextmanager
     def turn(self, budget: float) -> Iterator[None]:
         """Hold the write turn, or raise StoreError once `budget` seconds have passed."""
         deadline = time.monotonic() + budget
-        if self._pid != os.getpid():  # forked: a fresh lock, and the file reopened below
-            self._thread_lock = threading.Lock()
-        if not self._thread_lock.acquire(timeout=budget):
+        lock = self._locks.setdefault(os.getpid(), threading.Lock())
+        if not lock.acquire(timeout=budget):
             raise self._busy(budget)
         try:
             fd = self._file()
@@ -52,19 +52,20 @@ class WriterQueue:
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
-            self._thread_lock.release()
+            lock.release()
 
     def _file(self) -> int:
-        # A forked child must not share its parent's open file description (and lock).
-        if self._fd is None or self._pid != os.getpid():
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            self._pid = os.getpid()
-        return self._fd
+        """This process's open lock file (the caller holds this process's lock)."""
+        pid = os.getpid()
+        fd = self._files.get(pid)
+        if fd is None:
+            fd = self._files[pid] = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        return fd
 
     def _busy(self, budget: float) -> StoreError:
         return StoreError(f"sqlite store {self.path}: busy (waited {budget * 1000:.0f} ms)")
 
     def close(self) -> None:
-        if self._fd is not None and self._pid == os.getpid():
-            os.close(self._fd)
-        self._fd = None
+        fd = self._files.pop(os.getpid(), None)
+        if fd is not None:
+            os.close(fd)

@@ -19,7 +19,7 @@ param apiDisplayName string = 'Entra API connector'
 @description('Optional. URL suffix of the API on the gateway. Empty keeps gateway paths identical to the app\'s (/api/connector/...).')
 param apiPath string = ''
 
-@description('Required. Operations of the API: objects {name, displayName, urlTemplate, description}; all are POST.')
+@description('Required. Operations of the API: objects {name, displayName, urlTemplate, description}; all are POST. The policy selects operations by name (the custom authentication extension ones).')
 @minLength(1)
 param operations array
 

@@ -25,3 +25,10 @@ CREATE TABLE invite_redemptions (
     redeemed_at INTEGER NOT NULL,
     PRIMARY KEY (invite_id, redeemer)
 ) WITHOUT ROWID;
+
+-- A redemption is one INSERT; this trigger takes the use within that same statement, so
+-- the use count and the redeemer rows can never disagree.
+CREATE TRIGGER invite_redemptions_take_use AFTER INSERT ON invite_redemptions
+BEGIN
+    UPDATE invites SET uses = uses + 1 WHERE id = NEW.invite_id;
+END;
