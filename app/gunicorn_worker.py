@@ -72,7 +72,7 @@ class GuardedThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]
 
     def _watch(self) -> None:
         while True:
-            time.sleep(min(0.25, self._deadline / 4))
+            time.sleep(min(1.0, self._deadline / 4))  # +-25% on the deadline is plenty
             now = time.monotonic()
             with self._busy_lock:
                 expired = [(k, c) for k, (d, c) in self._busy.items() if d <= now]

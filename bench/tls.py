@@ -9,7 +9,11 @@
    s_server process for one client, two (one per core, like the 2 workers) for 16 clients.
    Also gunicorn's default per-connection context, for reference (REFERENCE §7: ~0.49).
 3. Certificate rotation through a graceful reload (SIGHUP) still works.
-Usage: .venv/bin/python bench/tls.py [--seconds 5] [--rounds 2]
+Servers compared with each other run side by side and the measurements alternate between
+them, so that load from elsewhere on the machine hits both alike. Besides the rates, each
+line gives the server's CPU time per request or handshake (from /proc), which the load
+generators sharing the 2 cores do not distort.
+Usage: .venv/bin/python bench/tls.py [--seconds 4] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import argparse
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -39,64 +44,72 @@ Figures = dict[tuple[str, ...], list[float]]
 
 
 def keepalive(files: Files, seconds: int, rounds: int, out: Figures) -> None:
-    for rnd in range(rounds):
-        for name in ("plain", "mtls") if rnd % 2 == 0 else ("mtls", "plain"):
-            kind = "rsa2048" if name == "mtls" else None
-            with gunicorn(files, kind) as server:
+    with gunicorn(files, None) as plain, gunicorn(files, "rsa2048") as mtls:
+        servers = {"plain": plain, "mtls": mtls}
+        for rnd in range(rounds):
+            for name in ("plain", "mtls") if rnd % 2 == 0 else ("mtls", "plain"):
+                server = servers[name]
                 load = run(
                     port_of(server),
-                    files.mtls_request if kind else files.plain_request,
+                    files.mtls_request if name == "mtls" else files.plain_request,
                     seconds,
-                    tls=files.tls(kind) if kind else None,
+                    tls=files.tls("rsa2048") if name == "mtls" else None,
                     probe=server.cpu_seconds,
                 )
-            cpu = load.probed / max(load.ok, 1) * 1e6
-            out.setdefault((name, "rps"), []).append(load.rps)
-            out.setdefault((name, "cpu"), []).append(cpu)
-            print(
-                f"  round {rnd + 1} {name:5s} {load.rps:6.0f} req/s  p50 {load.p50_ms:5.2f} ms  "
-                f"p99 {load.p99_ms:6.2f} ms  server CPU {cpu:4.0f} us/req  failed {load.failed}",
-                flush=True,
-            )
+                cpu = load.probed / max(load.ok, 1) * 1e6
+                out.setdefault((name, "rps"), []).append(load.rps)
+                out.setdefault((name, "cpu"), []).append(cpu)
+                print(
+                    f"  round {rnd + 1} {name:5s} {load.rps:6.0f} req/s  p50 {load.p50_ms:5.2f} ms"
+                    f"  p99 {load.p99_ms:6.2f} ms  server CPU {cpu:4.0f} us/req  "
+                    f"failed {load.failed}",
+                    flush=True,
+                )
+
+
+def _measure(
+    files: Files,
+    kind: str,
+    label: str,
+    ports: list[int],
+    pids: list[int],
+    seconds: int,
+    parallel: int,
+    out: Figures,
+) -> float:
+    rate, cpu = handshakes(files, kind, ports, pids, seconds, parallel)
+    out.setdefault((kind, label, str(parallel)), []).append(rate)
+    out.setdefault((kind, f"{label}-cpu", str(parallel)), []).append(cpu)
+    return rate
 
 
 def full_handshakes(files: Files, seconds: int, rounds: int, out: Figures) -> None:
-    for rnd in range(rounds):
-        for kind in KINDS:
-            with s_servers(files, kind, 2) as procs:
-                for parallel in (1, 16):
-                    used = procs[:1] if parallel == 1 else procs
-                    ports = [p.port for p in used]  # type: ignore[attr-defined]
-                    rate, cpu = handshakes(
-                        files, kind, ports, [p.pid for p in used], seconds, parallel
+    """Servers of one key type run side by side; measurements alternate between them."""
+    for kind in KINDS:
+        with (
+            s_servers(files, kind, 2) as procs,
+            gunicorn(files, kind) as server,
+            gunicorn(files, kind, files.default_conf)
+            if kind == "rsa2048"
+            else nullcontext() as default,
+        ):
+            for parallel in (1, 16):
+                used = procs[:1] if parallel == 1 else procs
+                ports = [p.port for p in used]  # type: ignore[attr-defined]
+                for rnd in range(rounds):
+                    args = (seconds, parallel, out)
+                    o = _measure(files, kind, "openssl", ports, [p.pid for p in used], *args)
+                    g = _measure(files, kind, "gunicorn", [port_of(server)], server.pids(), *args)
+                    line = (
+                        f"  round {rnd + 1} {kind:8s} x{parallel:<2d} s_server {o:5.0f}/s  "
+                        f"gunicorn {g:5.0f}/s  ratio {g / o:.2f}"
                     )
-                    out.setdefault((kind, "openssl", str(parallel)), []).append(rate)
-                    out.setdefault((kind, "openssl-cpu", str(parallel)), []).append(cpu)
-            with gunicorn(files, kind) as server:
-                for parallel in (1, 16):
-                    rate, cpu = handshakes(
-                        files, kind, [port_of(server)], server.pids(), seconds, parallel
-                    )
-                    out.setdefault((kind, "gunicorn", str(parallel)), []).append(rate)
-                    out.setdefault((kind, "gunicorn-cpu", str(parallel)), []).append(cpu)
-            for parallel in ("1", "16"):
-                o, g = out[(kind, "openssl", parallel)][-1], out[(kind, "gunicorn", parallel)][-1]
-                print(
-                    f"  round {rnd + 1} {kind:8s} x{parallel:<2s} s_server {o:5.0f}/s "
-                    f"({out[(kind, 'openssl-cpu', parallel)][-1]:5.0f} us CPU)  "
-                    f"gunicorn {g:5.0f}/s ({out[(kind, 'gunicorn-cpu', parallel)][-1]:5.0f} us CPU)"
-                    f"  ratio {g / o:.2f}",
-                    flush=True,
-                )
-        with gunicorn(files, "rsa2048", files.default_conf) as server:
-            rate, cpu = handshakes(files, "rsa2048", [port_of(server)], server.pids(), seconds, 1)
-        out.setdefault(("rsa2048", "default", "1"), []).append(rate)
-        out.setdefault(("rsa2048", "default-cpu", "1"), []).append(cpu)
-        print(
-            f"  round {rnd + 1} rsa2048  x1  gunicorn with its default per-connection context "
-            f"{rate:5.0f}/s ({cpu:5.0f} us CPU)",
-            flush=True,
-        )
+                    if kind == "rsa2048" and parallel == 1:
+                        d = _measure(
+                            files, kind, "default", [port_of(default)], default.pids(), *args
+                        )
+                        line += f"  (gunicorn's default per-connection context {d:5.0f}/s)"
+                    print(line, flush=True)
 
 
 def verdict(value: float, target: float | None) -> str:
@@ -121,7 +134,8 @@ def summary(f: Figures, rotated: str) -> None:
             target = 0.7 if kind == "rsa2048" else None
             print(
                 f"handshakes   {kind:8s} x{parallel:<2s} gunicorn {g:5.0f}/s  s_server {o:5.0f}/s  "
-                f"ratio {verdict(g / o, target)}; CPU/handshake {gc:.0f} vs {oc:.0f} us"
+                f"ratio {verdict(g / o, target)}; server CPU/handshake {gc:.0f} vs {oc:.0f} us "
+                f"({oc / gc:.2f})"
             )
     d, o = m[("rsa2048", "default", "1")], m[("rsa2048", "openssl", "1")]
     print(
@@ -134,8 +148,8 @@ def summary(f: Figures, rotated: str) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--seconds", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     began = time.monotonic()
     figures: Figures = {}

@@ -196,3 +196,22 @@ def test_message_override_and_locale(harness: Harness) -> None:
         assert (status, body["userMessage"]) == (400, "Problème d'invitation.")
     finally:
         store.close()
+
+
+def test_who_redeems_email_then_identity_then_nobody() -> None:
+    from app.contract.model import Identity, SignupRequest, Step
+    from app.rules.invitations import claimant
+
+    step = Step.POST_ATTRIBUTE_COLLECTION
+    by_email = claimant(SignupRequest(step, email="Ada@Contoso.COM"), KEY)
+    assert (by_email.email, by_email.domain) == ("ada@contoso.com", "contoso.com")
+    assert by_email == claimant(SignupRequest(step, email="ada@contoso.com"), KEY)
+    google = (Identity("federated", "google", "1234"),)
+    by_identity = claimant(SignupRequest(step, identities=google), KEY)
+    assert by_identity.email is None and by_identity.redeemer != by_email.redeemer
+    assert by_identity == claimant(SignupRequest(step, identities=google), KEY)
+    # Nothing to recognise a retry by: every attempt is somebody new (and uses a use).
+    nobody = SignupRequest(step)
+    assert claimant(nobody, KEY).redeemer != claimant(nobody, KEY).redeemer
+    # A malformed address binds nothing, but still does not crash the rule.
+    assert claimant(SignupRequest(step, email="not-an-address"), KEY).email is None

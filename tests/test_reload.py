@@ -147,3 +147,81 @@ def test_snapshot_is_private_and_logs_name_the_operators_file(tmp_path: Path) ->
         loaded = next(x for x in server.log().splitlines() if '"event":"config.loaded"' in x)
         assert json.loads(loaded)["config"] == str(config)
     assert not snapshot.parent.exists()  # removed when the master exits
+
+
+# --- the snapshot policy and the worker's settings, in process ------------------------------
+
+
+@pytest.fixture
+def fresh_snapshots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A clean snapshot state, temporary files under tmp_path, the environment restored."""
+    import tempfile
+
+    from app import gunicorn_reload
+    from app.config.loader import SNAPSHOT_ENV
+
+    monkeypatch.setattr(gunicorn_reload, "_state", gunicorn_reload._State())
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv(SNAPSHOT_ENV, raising=False)
+    monkeypatch.setenv("TEST_BASIC_PASSWORD", "x")
+    config = tmp_path / "connector.toml"
+    monkeypatch.setenv("CONNECTOR_CONFIG", str(config))
+    return config
+
+
+def test_a_refused_file_leaves_the_last_good_snapshot_in_place(fresh_snapshots: Path) -> None:
+    from app.config import load_config
+    from app.config.loader import SNAPSHOT_ENV
+    from app.errors import ConfigError
+    from app.gunicorn_reload import current, take_snapshot
+
+    config = fresh_snapshots
+    good = DENY.format(domain="mailinator.com")
+    config.write_text(good)
+    first = take_snapshot()
+    assert os.environ[SNAPSHOT_ENV] == str(first.path) and first.origin == config
+    config.write_text(BASIC_TOML + "[rules.email_domains]\nallow = 3\n")
+    with pytest.raises(ConfigError, match=r"connector.toml: rules.email_domains.allow"):
+        take_snapshot()
+    assert current() == first and os.environ[SNAPSHOT_ENV] == str(first.path)
+    assert first.path.read_text() == good
+    assert sorted(p.name for p in first.path.parent.iterdir()) == ["connector.toml"]
+    loaded = load_config()  # what a worker does: the snapshot, named after the operator's file
+    assert loaded.source == str(config) and len(loaded.rules.email_domains.deny) == 1
+
+
+def test_a_missing_file_is_refused_with_the_loaders_message(fresh_snapshots: Path) -> None:
+    from app.errors import ConfigError
+    from app.gunicorn_reload import current, take_snapshot
+
+    with pytest.raises(ConfigError, match=r"connector\.toml: configuration file not found"):
+        take_snapshot()
+    assert current() is None
+
+
+def test_a_broken_snapshot_is_reported_under_the_operators_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.config import load_config
+    from app.config.loader import SNAPSHOT_ENV
+    from app.errors import ConfigError
+
+    snapshot = tmp_path / "snapshot.toml"
+    snapshot.write_text("[auth\n")
+    env = {"CONNECTOR_CONFIG": "/etc/connector.toml", SNAPSHOT_ENV: str(snapshot)}
+    with pytest.raises(ConfigError, match=r"^/etc/connector.toml: invalid TOML"):
+        load_config(environ=env)
+    explicit = tmp_path / "explicit.toml"  # an explicit path ignores the snapshot
+    explicit.write_text(DENY.format(domain="contoso.com"))
+    config = load_config(explicit, {**env, "TEST_BASIC_PASSWORD": "x"})
+    assert config.source == str(explicit)
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"),
+    [("", 10.0), ("2", 2.0), ("2.5", 2.5), ("0", 0.5), ("100000", 300.0), ("soon", 10.0)],
+)
+def test_request_deadline_setting(raw: str, seconds: float) -> None:
+    from app.gunicorn_worker import request_deadline
+
+    assert request_deadline({"CONNECTOR_REQUEST_DEADLINE": raw}) == seconds
