@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: run test lint format bench infra-check deploy clean
+.PHONY: run run-tls test lint format bench infra-check deploy clean
 
 $(RUNTIME): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,13 +24,19 @@ run: $(RUNTIME)
 	CONNECTOR_CONFIG=$${CONNECTOR_CONFIG:-instance/connector.toml} \
 	exec $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
+## run-tls: like run, but gunicorn terminates TLS on https://127.0.0.1:8443 and requires a client certificate (dev certificates made in instance/tls/ on first run)
+run-tls: $(RUNTIME)
+	$(BIN)/python scripts/dev_tls.py --print-usage
+	set -a && . instance/tls.env && set +a && \
+	exec $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
 ## test: install dev tools and run the whole test suite
 test: $(DEV)
 	$(BIN)/python -m pytest -q
 
 lint: $(DEV)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check app tests infra bench
+	$(BIN)/ruff format --check app tests infra bench scripts
 	$(BIN)/mypy
 
 format: $(DEV)
@@ -39,7 +45,8 @@ format: $(DEV)
 
 ## bench: side-by-side throughput/latency figures (takes a few minutes)
 bench: $(DEV)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/connector.py
+	$(BIN)/python bench/tls.py
 
 ## infra-check: offline checks of infra/ (pycep, checkov in .venv-checkov, params, load paths)
 infra-check: $(DEV)

@@ -93,6 +93,7 @@ claim_value = st.one_of(
 )
 # Entra-shaped bodies: the claims it sends, with any value at all (right types most often).
 signup_body = st.dictionaries(st.sampled_from(CLAIM_NAMES), claim_value, max_size=10)
+# The custom authentication extension's request (REFERENCE §3), with anything anywhere.
 attribute_entry = st.fixed_dictionaries(
     {},
     optional={

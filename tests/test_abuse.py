@@ -207,7 +207,8 @@ def test_canary_stock_gthread_is_stalled_by_idle_connections() -> None:
     If this starts failing, gunicorn fixed it upstream and the guard's item (1) can go.
     """
     env = {"CONNECTOR_THREADS": "2"}
-    with gunicorn(BASIC_TOML, workers=1, env=env) as stock:
+    stock_worker = ("--worker-class", "gthread")
+    with gunicorn(BASIC_TOML, workers=1, env=env, args=stock_worker) as stock:
         idle = [connect(stock) for _ in range(4)]  # two rounds of 5 s for 2 threads
         try:
             time.sleep(0.2)

@@ -10,15 +10,20 @@ is reported as exactly the DER it decodes to.
 from __future__ import annotations
 
 import base64
+import contextlib
+import io
 import ipaddress
 import re
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app import create_app
 from app.auth.forwarded import ProxyTrust, parse_forwarded
+from app.config import parse_config
 from app.errors import CertificateError
 from tests import pki
 from tests.fuzzing import any_text, budget, count
@@ -154,3 +159,63 @@ def test_proxy_trust_agrees_with_the_oracle(cidrs: list[str], peer: str | None) 
     count("forwarded: proxy trust vs oracle")
     assert ProxyTrust(cidrs, any_peer=False).trusts(peer) == trusted(cidrs, peer)
     assert ProxyTrust(cidrs, any_peer=True).trusts(peer)
+
+
+def forwarded_client() -> Any:
+    """The app behind a front end that forwards X-ARR-ClientCert, pinning LEAVES[0]."""
+    data = {
+        "auth": {
+            "methods": ["certificate"],
+            "certificate": {
+                "sources": ["forwarded"],
+                "trust_forwarded_from_any_peer": True,
+                "thumbprints": [LEAVES[0].sha256],
+            },
+        }
+    }
+    with contextlib.redirect_stderr(io.StringIO()):
+        app = create_app(parse_config(data, "fuzz.toml", {}), TESTING=True)
+    return app.test_client()
+
+
+CLIENT = forwarded_client()
+IMPOSTOR = pki.impostor(LEAVES[0], eku="both")
+header_values = st.one_of(
+    st.builds(
+        lambda which, form, sep: encode(which.der, (), form, sep),
+        st.sampled_from((LEAVES[0], LEAVES[1], IMPOSTOR)),
+        st.sampled_from(["der", "rfc9440", "pem", "escaped"]),
+        st.sampled_from(["\n", " ", "\t"]),
+    ),
+    st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=200),
+    st.binary(max_size=300).map(lambda b: base64.b64encode(b).decode()),
+)
+
+
+@budget(300)
+@given(value=header_values)
+def test_only_the_pinned_certificate_gets_through_the_app(value: str) -> None:
+    count("forwarded: app behind a front end, any header value")
+    log = io.StringIO()
+    with contextlib.redirect_stderr(log):
+        response = CLIENT.post(
+            "/api/connector/post-federation-signup",
+            json={"email": "ada@contoso.com"},
+            headers={HEADER: value.replace("\n", " ")},  # a header value has no line breaks
+        )
+    assert "Traceback" not in log.getvalue() and "internal.error" not in log.getvalue()
+    pinned = parse_forwarded(value.replace("\n", " "), HEADER) if _parses(value) else None
+    if pinned is not None and pinned.der == LEAVES[0].der:
+        assert (response.status_code, response.get_json()["action"]) == (200, "Continue")
+    elif value.strip():
+        assert response.status_code == 403, (response.status_code, log.getvalue())
+    else:
+        assert response.status_code == 401  # no certificate at all: the challenge
+
+
+def _parses(value: str) -> bool:
+    try:
+        parse_forwarded(value.replace("\n", " "), HEADER)
+    except CertificateError:
+        return False
+    return True

@@ -84,4 +84,12 @@ class Authenticator:
             raise certificate_error
         if certificate_error is not None:
             failures.append(f"certificate: {certificate_error}")
-        raise AuthenticationError("; ".join(failures) or "no credentials presented")
+        if failures:
+            raise AuthenticationError("; ".join(failures))
+        served = [n for n in FAMILIES[family] if n in self.methods]
+        if served == ["certificate"]:
+            # Only a certificate could admit this request: nothing to challenge for.
+            raise CertificateError("no certificate presented")
+        raise AuthenticationError(
+            "no credentials presented (no client certificate, no Authorization header)"
+        )
