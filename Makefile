@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: run run-tls test lint format bench infra-check deploy clean
+.PHONY: run run-tls test lint format bench loadtest infra-check deploy clean
 
 $(RUNTIME): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ format: $(DEV)
 bench: $(DEV)
 	$(BIN)/python bench/connector.py
 	$(BIN)/python bench/tls.py
+
+## loadtest: 60 s of mixed load (basic + mutual TLS) on loopback; fails on any unexpected answer
+loadtest: $(DEV)
+	$(BIN)/python bench/loadtest.py
 
 ## infra-check: offline checks of infra/ (pycep, checkov in .venv-checkov, params, load paths)
 infra-check: $(DEV)

@@ -109,7 +109,7 @@ def test_200_idle_connections_cost_others_nothing(server: Server) -> None:
         for s in idle:
             s.close()
     print(f"\n200 idle connections: normal requests max {max(latencies):.1f} ms")
-    assert max(latencies) < 500
+    assert max(latencies) < 1000
 
 
 def test_slow_headers_are_cut_at_the_deadline(server: Server) -> None:
@@ -121,7 +121,7 @@ def test_slow_headers_are_cut_at_the_deadline(server: Server) -> None:
     print(f"\n12 slowloris clients: normal requests max {max(latencies):.1f} ms")
     assert max(latencies) < bound_ms(len(slow))
     assert server.log().count('"event":"request.deadline_exceeded"') >= len(slow)
-    assert max(probe(server, 3)) < 500  # and nothing lingers
+    assert max(probe(server, 3)) < 1000  # and nothing lingers
 
 
 def test_slow_body_is_cut_at_the_deadline(server: Server) -> None:
@@ -198,7 +198,7 @@ def test_oversized_requests_are_refused_and_others_still_answered(
     if status_of(response) == 413:
         body = response.split(b"\r\n\r\n", 1)[1]
         assert json.loads(body)["action"] == "ShowBlockPage"  # the contract's answer
-    assert max(probe(server, 2)) < 500
+    assert max(probe(server, 2)) < 1000
 
 
 def test_canary_stock_gthread_is_stalled_by_idle_connections() -> None:
