@@ -171,10 +171,18 @@ def app_latencies(log: Path, offset: int) -> tuple[float, float]:
 
 
 def _store_worker(url: str, mine: list[str], threads: int, seconds: float, out: object) -> None:
+    try:
+        _store_work(url, mine, threads, seconds, out)
+    except BaseException as exc:
+        out.put(([], 0, f"{type(exc).__name__}: {exc}"))  # type: ignore[attr-defined]
+        raise
+
+
+def _store_work(url: str, mine: list[str], threads: int, seconds: float, out: object) -> None:
     import threading
 
     store = open_store(StoreConfig(url=url, pool_size=threads))
-    store.ping()
+    store.migrate()  # connects (and waits for the pool) before the clock starts
     latencies: list[float] = []
     failures = [0]
     lock = threading.Lock()
@@ -206,7 +214,7 @@ def _store_worker(url: str, mine: list[str], threads: int, seconds: float, out: 
     for t in ts:
         t.join()
     store.close()
-    out.put((latencies, failures[0]))  # type: ignore[attr-defined]
+    out.put((latencies, failures[0], None))  # type: ignore[attr-defined]
 
 
 def store_run(url: str, seconds: int, processes: int = 4, threads: int = 8) -> str:
@@ -220,12 +228,19 @@ def store_run(url: str, seconds: int, processes: int = 4, threads: int = 8) -> s
     started = time.monotonic()
     for p in procs:
         p.start()
-    results = [queue.get() for _ in procs]
+    try:
+        results = [queue.get(timeout=seconds + 120) for _ in procs]
+    except Exception as exc:  # a worker died without reporting: say so, do not hang
+        codes_ = [p.exitcode for p in procs]
+        raise RuntimeError(f"store workers did not report (exit codes {codes_})") from exc
     for p in procs:
         p.join()
     elapsed = time.monotonic() - started
-    lat = sorted(x for r, _ in results for x in r)
-    failed = sum(f for _, f in results)
+    problems = [why for _, _, why in results if why]
+    if problems:
+        raise RuntimeError(f"store worker failed: {problems[0]}")
+    lat = sorted(x for r, _, _ in results for x in r)
+    failed = sum(f for _, f, _ in results)
     p99 = lat[int(len(lat) * 0.99)] * 1000
     return (
         f"store  {(len(lat) - failed) / elapsed:8.0f} redemptions/s  "

@@ -261,7 +261,7 @@ def test_wrong_subject_is_refused_by_the_app(chained: Server, certs: Pki) -> Non
 def test_optional_without_certificate_falls_back_to_basic(chained: Server, certs: Pki) -> None:
     assert request(chained, certs.client(None), basic())[0] == 200
     status, _, cid = request(chained, certs.client(None))
-    assert status == 401 and logged_reason(chained, cid) .startswith("no credentials presented")
+    assert status == 401 and logged_reason(chained, cid).startswith("no credentials presented")
 
 
 def test_optional_still_verifies_a_presented_certificate(chained: Server, certs: Pki) -> None:

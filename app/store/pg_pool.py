@@ -112,8 +112,8 @@ class Database:
         retried, but only while nothing that could have written was sent.
         """
         budget = self.timeout_ms / 1000 if wait_s is None else wait_s
-        deadline = time.monotonic() + budget
         pool = self.pool()
+        deadline = time.monotonic() + budget
         last: Exception | None = None
         for _ in range(self.pool_size + 1):
             remaining = deadline - time.monotonic()
@@ -142,7 +142,8 @@ class Database:
                 last = exc
             except psycopg.Error as exc:
                 raise StoreError(f"postgresql store {self.location}: {_why(exc)}") from exc
-        raise StoreError(f"postgresql store {self.location}: unavailable ({_why(last)})")
+        why = _why(last) if last else f"no connection within {budget * 1000:.0f} ms"
+        raise StoreError(f"postgresql store {self.location}: unavailable ({why})")
 
     def stats(self) -> dict[str, int]:
         return self.pool().get_stats()

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import random
 import secrets
 import time
 from collections.abc import Callable
@@ -48,6 +50,16 @@ class ContractAdapter:
     parse: Callable[[bytes, Step | None], SignupRequest]
     render: Callable[[Decision, Step, SignupRequest | None, Services], Answer]
     effective_action: Callable[[Decision, Step], Action]
+
+
+# Correlation ids need to be unique, not secret: a per-process generator seeded from the OS
+# saves a getrandom syscall on every request. Re-seeded after fork (gunicorn workers).
+_ids = random.Random(secrets.randbits(128))  # noqa: S311 - ids, not secrets
+os.register_at_fork(after_in_child=lambda: _ids.seed(secrets.randbits(128)))
+
+
+def _correlation_id() -> str:
+    return f"{_ids.getrandbits(64):016x}"
 
 
 def services() -> Services:
@@ -86,7 +98,7 @@ def serve(adapter: ContractAdapter, url_step: Step | None) -> Response:
     svc = services()
     config = svc.config
     environ = request.environ
-    correlation_id = secrets.token_hex(8)
+    correlation_id = _correlation_id()
     try:
         principal = svc.authenticator.authenticate(environ, adapter.family)  # (1)
     except (AuthenticationError, CertificateError) as exc:
