@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: run run-tls test lint format bench loadtest infra-check deploy clean
+.PHONY: run run-tls test test-postgres lint format bench loadtest infra-check deploy clean
 
 $(RUNTIME): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ run-tls: $(RUNTIME)
 test: $(DEV)
 	$(BIN)/python -m pytest -q
 
+## test-postgres: the whole suite with a throwaway PostgreSQL for the store tests
+test-postgres: $(DEV)
+	CONNECTOR_TEST_POSTGRES_URL="$$(scripts/postgres.sh start)" $(BIN)/python -m pytest -q; \
+	status=$$?; scripts/postgres.sh stop; exit $$status
+
 lint: $(DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check app tests infra bench scripts
@@ -47,6 +52,7 @@ format: $(DEV)
 bench: $(DEV)
 	$(BIN)/python bench/connector.py
 	$(BIN)/python bench/tls.py
+	$(BIN)/python bench/store.py
 
 ## loadtest: 60 s of mixed load (basic + mutual TLS) on loopback; fails on any unexpected answer
 loadtest: $(DEV)

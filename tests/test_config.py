@@ -223,6 +223,22 @@ def test_config_check_on_the_example_prints_json() -> None:
     assert "example-password" not in r.stdout
 
 
+def test_config_check_redacts_store_password(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(BASIC_TOML)
+    url = "postgresql://connector:s3cret-pg-pass@db.example:5432/connector?sslmode=require"
+    r = _run(["config", "check"], {"CONNECTOR_CONFIG": str(cfg), "CONNECTOR_STORE_URL": url, **ENV})
+    assert r.returncode == 0, r.stderr
+    assert "s3cret-pg-pass" not in r.stdout + r.stderr
+    assert "connector:***@db.example" in r.stdout
+
+
+@pytest.mark.parametrize("url", ["sqlite:///", "sqlite:///:memory:"])
+def test_store_url_needs_a_file(url: str) -> None:
+    with pytest.raises(ConfigError, match="expected a database file after sqlite:///"):
+        parse(BASIC_TOML + f"\n[store]\nurl = '{url}'\n")
+
+
 def test_config_check_fails_with_one_line(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text("[auth]\nmethods = ['none']\n")

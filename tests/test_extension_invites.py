@@ -14,7 +14,7 @@ from app.store.model import Store
 from tests import tokens
 from tests.conftest import build_config
 from tests.test_extension import START, SUBMIT, action_of, call, event, ext, value
-from tests.test_store_support import KEY, add_invite
+from tests.store_support import KEY, add_invite
 
 RULES = "[rules.invitations]\nrequired = true\n"
 CODE_FIELD = ext("InvitationCode")

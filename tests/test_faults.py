@@ -177,7 +177,7 @@ class PrivatePostgres:
     _pg_bin() is None, reason="PostgreSQL binaries not installed (.ci/run installs them)"
 )
 def test_store_down_mid_load_fails_closed_and_recovers_without_restart(tmp_path: Path) -> None:
-    from tests.test_store_support import KEY, add_invite, make_store
+    from tests.store_support import KEY, add_invite, make_store
 
     pg = PrivatePostgres(tmp_path / "pg")
     try:

@@ -17,7 +17,7 @@ from app.invites import codes
 from app.store import open_store
 from app.store.model import Outcome
 from tests.support import BASIC_TOML, PASSWORD
-from tests.test_store_support import BACKENDS, KEY, database, hashed, person
+from tests.store_support import BACKENDS, KEY, database, hashed, person
 
 Cli = Callable[..., Any]
 

@@ -14,7 +14,7 @@ import pytest
 
 from app.store.model import Store
 from tests.support import BASIC_TOML, Server, basic, gunicorn, post
-from tests.test_store_support import BACKENDS, KEY, add_invite, database, make_store
+from tests.store_support import BACKENDS, KEY, add_invite, database, make_store
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SUBMIT = "/api/connector/post-attribute-collection"

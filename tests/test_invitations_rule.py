@@ -15,7 +15,7 @@ from app import create_app
 from app.config import Config, parse_config
 from app.store.model import Store
 from tests.support import BASIC_TOML, PASSWORD, basic
-from tests.test_store_support import BACKENDS, KEY, add_invite, database
+from tests.store_support import BACKENDS, KEY, add_invite, database
 
 SUBMIT = "/api/connector/post-attribute-collection"
 ENV = {"TEST_BASIC_PASSWORD": PASSWORD, "CONNECTOR_INVITE_KEY": KEY}

@@ -18,7 +18,7 @@ from app.errors import StoreError
 from app.store import open_store, redacted_url, schema
 from app.store.model import Claimant, Outcome, RevokeResult, Store
 from app.store.pg_pool import describe_url
-from tests.test_store_support import (
+from tests.store_support import (
     BACKENDS,
     add_invite,
     database,

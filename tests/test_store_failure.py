@@ -20,7 +20,7 @@ from app.config import parse_config
 from app.errors import StoreError
 from app.store.model import Outcome, Store
 from tests.support import BASIC_TOML, PASSWORD, basic, free_port
-from tests.test_store_support import (
+from tests.store_support import (
     KEY,
     PG_URL,
     add_invite,

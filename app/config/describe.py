@@ -7,6 +7,7 @@ from typing import Any
 
 from app.config.model import Config, Secret
 from app.rules.domains import DomainSet
+from app.store import redacted_url
 
 
 def _plain(value: Any) -> Any:
@@ -16,9 +17,7 @@ def _plain(value: Any) -> Any:
         return f"<{len(value)} domains>"
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         # repr=False marks derived fields (compiled patterns): nothing the operator wrote.
-        return {
-            f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value) if f.repr
-        }
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value) if f.repr}
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, tuple | list | frozenset | set):
@@ -29,6 +28,7 @@ def _plain(value: Any) -> Any:
 
 def describe(config: Config) -> dict[str, Any]:
     data: dict[str, Any] = _plain(config)
+    data["store"]["url"] = redacted_url(config.store.url)
     # A password hash is not a secret in itself, but nothing gains from printing it.
     for cred in data["auth"]["basic"]["credentials"]:
         if cred.get("password_hash"):

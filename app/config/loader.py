@@ -559,6 +559,12 @@ def _messages(t: Table) -> MessagesConfig:
 
 def _store(t: Table, environ: Mapping[str, str]) -> StoreConfig:
     url = environ.get("CONNECTOR_STORE_URL") or t.str("url", StoreConfig().url)
+    if url.startswith("sqlite:///") and url[len("sqlite:///") :] in ("", ":memory:"):
+        raise t.error(
+            "url",
+            "expected a database file after sqlite:/// (an in-memory database is not shared "
+            "between gunicorn workers)",
+        )
     if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
         raise t.error(
             "url", "expected sqlite:///PATH or postgresql://... (CONNECTOR_STORE_URL overrides it)"
