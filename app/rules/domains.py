@@ -127,9 +127,8 @@ class _Builder:
         table = self.table
         mask = len(table) - 1
         count = self.count
-        for h in hashes:
-            if not h:
-                h = 1  # 0 marks an empty slot
+        for value in hashes:
+            h = value or 1  # 0 marks an empty slot
             i = h & mask
             while True:
                 v = table[i]
