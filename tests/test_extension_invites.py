@@ -13,8 +13,8 @@ from app import create_app
 from app.store.model import Store
 from tests import tokens
 from tests.conftest import build_config
-from tests.test_extension import START, SUBMIT, action_of, call, event, ext, value
 from tests.store_support import KEY, add_invite
+from tests.test_extension import START, SUBMIT, action_of, call, event, ext, value
 
 RULES = "[rules.invitations]\nrequired = true\n"
 CODE_FIELD = ext("InvitationCode")

@@ -16,8 +16,8 @@ from app.config.model import StoreConfig
 from app.invites import codes
 from app.store import open_store
 from app.store.model import Outcome
-from tests.support import BASIC_TOML, PASSWORD
 from tests.store_support import BACKENDS, KEY, database, hashed, person
+from tests.support import BASIC_TOML, PASSWORD
 
 Cli = Callable[..., Any]
 

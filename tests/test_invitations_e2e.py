@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from app.store.model import Store
-from tests.support import BASIC_TOML, Server, basic, gunicorn, post
 from tests.store_support import BACKENDS, KEY, add_invite, database, make_store
+from tests.support import BASIC_TOML, Server, basic, gunicorn, post
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SUBMIT = "/api/connector/post-attribute-collection"

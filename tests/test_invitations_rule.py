@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 from app import create_app
 from app.config import Config, parse_config
 from app.store.model import Store
-from tests.support import BASIC_TOML, PASSWORD, basic
 from tests.store_support import BACKENDS, KEY, add_invite, database
+from tests.support import BASIC_TOML, PASSWORD, basic
 
 SUBMIT = "/api/connector/post-attribute-collection"
 ENV = {"TEST_BASIC_PASSWORD": PASSWORD, "CONNECTOR_INVITE_KEY": KEY}

@@ -19,7 +19,6 @@ from app import create_app
 from app.config import parse_config
 from app.errors import StoreError
 from app.store.model import Outcome, Store
-from tests.support import BASIC_TOML, PASSWORD, basic, free_port
 from tests.store_support import (
     KEY,
     PG_URL,
@@ -31,6 +30,7 @@ from tests.store_support import (
     person,
     store_for,
 )
+from tests.support import BASIC_TOML, PASSWORD, basic, free_port
 
 NOW = datetime.now(UTC)
 ADA = person("ada@contoso.com")
