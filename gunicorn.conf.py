@@ -22,7 +22,8 @@ _env = os.environ.get
 
 # App Service sets PORT and expects 0.0.0.0; locally default to loopback only.
 bind = [_env("CONNECTOR_BIND") or (f"0.0.0.0:{_env('PORT')}" if _env("PORT") else "127.0.0.1:8000")]
-worker_class = "gthread"
+# gthread with guards against idle and slow clients (app/gunicorn_worker.py, docs/operations.md)
+worker_class = "app.gunicorn_worker.GuardedThreadWorker"
 workers = int(_env("CONNECTOR_WORKERS") or _env("WEB_CONCURRENCY") or 2)
 threads = int(_env("CONNECTOR_THREADS") or 4)
 # Entra waits 2-20 s; a request running longer than this is stuck, not slow.

@@ -75,7 +75,9 @@ class Server:
 
 
 @contextmanager
-def gunicorn(target: str, env: dict[str, str], workers: int = 2) -> Iterator[Server]:
+def gunicorn(
+    target: str, env: dict[str, str], workers: int = 2, args: tuple[str, ...] = ()
+) -> Iterator[Server]:
     port = free_port()
     full = {
         **os.environ,

@@ -158,7 +158,7 @@ def main() -> int:
             "bare-wsgi": "bench.bench_apps:bare_wsgi",
         }
         print(
-            f"== connector vs minimal Flask vs bare WSGI: gunicorn gthread, 2 workers x 4 "
+            f"== connector vs minimal Flask vs bare WSGI: gunicorn.conf.py (guarded gthread), 2 workers x 4 "
             f"threads, access log on, wrk -c{args.connections} {args.seconds}s x "
             f"{args.rounds} rounds (alternating, servers running side by side)",
             flush=True,
