@@ -130,6 +130,12 @@ def main() -> int:
     ap.add_argument("--seconds", type=int, default=6)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="gunicorn workers per server (1 avoids gthread's uneven accept, docs/operations.md)",
+    )
     args = ap.parse_args()
 
     from app.auth.passwords import hash_password
@@ -158,14 +164,18 @@ def main() -> int:
             "bare-wsgi": "bench.bench_apps:bare_wsgi",
         }
         print(
-            f"== connector vs minimal Flask vs bare WSGI: gunicorn.conf.py (guarded gthread), 2 workers x 4 "
+            "== connector vs minimal Flask vs bare WSGI: gunicorn.conf.py (guarded gthread), "
+            f"{args.workers} worker(s) x 4 "
             f"threads, access log on, wrk -c{args.connections} {args.seconds}s x "
             f"{args.rounds} rounds (alternating, servers running side by side)",
             flush=True,
         )
         results: dict[str, list[LoadResult]] = {k: [] for k in targets}
         with contextlib.ExitStack() as stack:
-            servers = {n: stack.enter_context(gunicorn(t, env)) for n, t in targets.items()}
+            servers = {
+                n: stack.enter_context(gunicorn(t, env, workers=args.workers))
+                for n, t in targets.items()
+            }
             for server in servers.values():
                 wrk(server, PATH, lua, 2, args.connections)  # warm-up
             for rnd in range(args.rounds):
