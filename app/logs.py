@@ -7,6 +7,7 @@ import logging
 import sys
 import threading
 import time
+from json.encoder import encode_basestring_ascii as _esc
 from typing import Any
 
 LOGGER_NAME = "connector"
@@ -87,17 +88,30 @@ def _timestamp() -> str:
     return f"{_stamp[1]}.{int((now - second) * 1000):03d}Z"
 
 
-def decision(fields: dict[str, Any]) -> None:
+def decision(
+    head: tuple[str, str, str, str, str, int, str, str, float], extra: dict[str, Any] | None = None
+) -> None:
     """The per-request decision line, written directly: the hot path skips logging's machinery.
 
-    Same JSON shape as every other line; one write per line under a lock, so lines from
-    gthread workers' threads never interleave.
+    ``head`` is (correlation id, contract, step, action, rule, status, auth method, auth
+    subject, latency ms). The line has the same JSON shape as every other line, preformatted
+    because it is written once per request; every string is escaped. One write per line
+    under a lock, so lines from gthread workers' threads never interleave.
     """
     if not log.isEnabledFor(logging.INFO):
         return
-    line = _ENCODER.encode({"ts": _timestamp(), "level": "info", "event": "decision", **fields})
+    cid, contract, step, action, rule, status, method, subject, latency = head
+    line = (
+        f'{{"ts":"{_timestamp()}","level":"info","event":"decision",'
+        f'"correlation_id":{_esc(cid)},"contract":{_esc(contract)},"step":{_esc(step)},'
+        f'"action":{_esc(action)},"rule":{_esc(rule)},"status":{int(status)},'
+        f'"auth_method":{_esc(method)},"auth_subject":{_esc(subject)},'
+        f'"latency_ms":{float(latency)!r}'
+    )
+    if extra:
+        line += "," + _ENCODER.encode(extra)[1:-1]
     with _write_lock:
-        sys.stderr.write(line + "\n")
+        sys.stderr.write(line + "}\n")
 
 
 def mask_email(email: str | None) -> str | None:

@@ -35,6 +35,7 @@ def _digest(value: bytes) -> bytes:
 @dataclass(frozen=True)
 class _Entry:
     username: str
+    principal: Principal
     user_digest: bytes
     password_digest: bytes | None  # for passwords from the environment
     password_hash: PasswordHash | None
@@ -72,6 +73,7 @@ class BasicAuth:
             entries.append(
                 _Entry(
                     c.username,
+                    Principal("basic", c.username),
                     _digest(c.username.encode("utf-8")),
                     _digest(c.password.reveal().encode("utf-8")) if c.password else None,
                     parse_password_hash(c.password_hash) if c.password_hash else None,
@@ -82,7 +84,7 @@ class BasicAuth:
         # A dummy with the same cost as a real one, for user names that match nothing. (4)
         self._dummy = hashed[0] if hashed else None
         self._cache_key = secrets.token_bytes(32)
-        self._verified: dict[bytes, str] = {}
+        self._verified: dict[bytes, Principal] = {}
 
     @property
     def challenge(self) -> str:
@@ -95,23 +97,23 @@ class BasicAuth:
         user, password = parsed
         user_b, password_b = user.encode("utf-8"), password.encode("utf-8")
         user_d, password_d = _digest(user_b), _digest(password_b)
-        matched: str | None = None
+        matched: Principal | None = None
         hashed_entry: _Entry | None = None
         for entry in self._entries:  # (3)
             user_ok = hmac.compare_digest(user_d, entry.user_digest)
             if entry.password_digest is not None:
                 pw_ok = hmac.compare_digest(password_d, entry.password_digest)
                 if user_ok & pw_ok:
-                    matched = entry.username
+                    matched = entry.principal
             elif user_ok:
                 hashed_entry = entry
         if matched is None and self._dummy is not None:
             matched = self._check_hashed(user_b, password_b, hashed_entry)
         if matched is None:
             raise AuthenticationError("basic credential does not match any configured one")  # (5)
-        return Principal("basic", matched)
+        return matched
 
-    def _check_hashed(self, user: bytes, password: bytes, entry: _Entry | None) -> str | None:
+    def _check_hashed(self, user: bytes, password: bytes, entry: _Entry | None) -> Principal | None:
         key = hmac.new(self._cache_key, user + b"\0" + password, hashlib.sha256).digest()
         cached = self._verified.get(key)
         if cached is not None:  # (4)
@@ -122,5 +124,5 @@ class BasicAuth:
             return None
         if len(self._verified) >= _CACHE_LIMIT:
             self._verified.clear()
-        self._verified[key] = entry.username
-        return entry.username
+        self._verified[key] = entry.principal
+        return entry.principal

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
+from typing import NamedTuple
 
 Value = str | bool | int
 
@@ -83,8 +84,9 @@ def normalise_issuer(issuer: str) -> str:
     return _ISSUER_ALIASES.get(value, value)
 
 
-@dataclass(frozen=True)
-class Identity:
+class Identity(NamedTuple):
+    """One entry of `identities`; a NamedTuple: immutable and cheap on the hot path."""
+
     sign_in_type: str
     issuer: str  # normalised
     issuer_assigned_id: str

@@ -187,22 +187,23 @@ def _log_decision(
     reason: str | None,
     started: float,
 ) -> None:
-    fields: dict[str, Any] = {
-        "correlation_id": correlation_id,
-        "contract": adapter.family,
-        "step": step.value,
-        "action": action.value,
-        "rule": decision.rule,
-        "status": status,
-        "auth_method": principal.method,
-        "auth_subject": principal.subject,
-        "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-    }
+    head = (
+        correlation_id,
+        adapter.family,
+        step.value,
+        action.value,
+        decision.rule,
+        status,
+        principal.method,
+        principal.subject,
+        round((time.perf_counter() - started) * 1000, 3),
+    )
+    extra: dict[str, Any] = {}
     if principal.thumbprint:
-        fields["cert_thumbprint"] = principal.thumbprint
-        fields["cert_days_left"] = principal.days_left
+        extra["cert_thumbprint"] = principal.thumbprint
+        extra["cert_days_left"] = principal.days_left
     if parsed is not None and parsed.email:
-        fields["email"] = mask_email(parsed.email)
+        extra["email"] = mask_email(parsed.email)
     if reason:
-        fields["reason"] = reason
-    decision_line(fields)
+        extra["reason"] = reason
+    decision_line(head, extra)
