@@ -2,12 +2,13 @@
 
 Two measurements per store, each with 32 concurrent sign-ups, every one redeeming its own
 single-use code (so every answer is a real redemption: a write):
-  http   through the real gunicorn (gunicorn.conf.py, 4 gthread workers x 4 threads),
+  http   through the real gunicorn (gunicorn.conf.py with its default 2 workers x 4 threads;
+         --workers 4 oversubscribes the 2 cores next to wrk and the PostgreSQL server),
          driven by wrk on loopback; a Continue is a 200, anything else counts as an error;
   store  the store layer alone: 4 processes x 8 threads calling Store.redeem.
 PostgreSQL runs when CONNECTOR_BENCH_POSTGRES_URL / CONNECTOR_TEST_POSTGRES_URL is set or
 scripts/postgres.sh can start a server (then stopped again). Bounded: about a minute.
-Usage: python bench/store.py [--seconds 10] [--connections 32] [--workers 4] [--sqlite-only]
+Usage: python bench/store.py [--seconds 10] [--connections 32] [--workers 2] [--sqlite-only]
 """
 
 from __future__ import annotations
@@ -282,7 +283,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--sqlite-only", action="store_true")
     args = parser.parse_args()
     print(
