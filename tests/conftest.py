@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -87,6 +88,24 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., CliResult]
         return CliResult(code, captured.out, captured.err)
 
     yield run
+
+
+@pytest.fixture
+def events() -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """The structured events the service logs while the test runs."""
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append((record.getMessage(), dict(getattr(record, "fields", {}))))
+
+    logger = logging.getLogger("connector")
+    handler = Collect()
+    logger.addHandler(handler)
+    try:
+        yield seen
+    finally:
+        logger.removeHandler(handler)
 
 
 def pytest_configure(config: Any) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -38,21 +37,6 @@ def ca() -> pki.Issued:
 def client_cert(ca: pki.Issued) -> pki.Issued:
     intermediate = pki.intermediate_ca(ca)
     return pki.leaf("CN=api.contoso", issuer=intermediate, san=None, eku="both")
-
-
-@pytest.fixture
-def events() -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    seen: list[tuple[str, dict[str, Any]]] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            seen.append((record.getMessage(), dict(getattr(record, "fields", {}))))
-
-    logger = logging.getLogger("connector")
-    handler = Collect()
-    logger.addHandler(handler)
-    yield seen
-    logger.removeHandler(handler)
 
 
 def b64(issued: pki.Issued) -> str:
