@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import os
 import secrets
@@ -12,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from app.auth.passwords import hash_password
+from app.certs.password import read_password
 from app.config.describe import describe
 from app.config.loader import load_config
-from app.errors import ToolError
 
 
 def register(sub: Any) -> None:
@@ -56,16 +55,10 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _hash_password(args: argparse.Namespace) -> int:
-    password = os.environ.get(args.password_env) or ""
-    if not password:
-        if not sys.stdin.isatty():
-            raise ToolError(f"set {args.password_env} or run interactively to be prompted")
-        password = getpass.getpass("Password: ")
-        if password != getpass.getpass("Again: "):
-            raise ToolError("the passwords differ")
-    if len(password) < 12:
-        raise ToolError("expected a password of at least 12 characters")
-    print(hash_password(password, args.algorithm))
+    # The same rules as every other new secret the tools take: env or prompt (typed twice),
+    # never argv, at least 12 characters.
+    password = read_password(args.password_env, os.environ, prompt="Password", new=True)
+    print(hash_password(password.decode("utf-8"), args.algorithm))
     return 0
 
 
