@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -76,8 +77,17 @@ class Server:
 
 @contextmanager
 def gunicorn(
-    target: str, env: dict[str, str], workers: int = 2, args: tuple[str, ...] = ()
+    target: str,
+    env: dict[str, str],
+    workers: int = 2,
+    args: tuple[str, ...] = (),
+    log_path: Path | None = None,
+    ready_path: str = "/healthz",
 ) -> Iterator[Server]:
+    """`gunicorn -c gunicorn.conf.py TARGET ARGS` on a free loopback port, ready when it answers.
+
+    Output goes to `log_path` (kept, e.g. to read the decision log) or to a temporary file.
+    """
     port = free_port()
     full = {
         **os.environ,
@@ -85,40 +95,46 @@ def gunicorn(
         "CONNECTOR_WORKERS": str(workers),
         "CONNECTOR_BIND": f"127.0.0.1:{port}",
     }
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
-    proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", target],
-        cwd=ROOT,
-        env=full,
-        stdout=log,
-        stderr=log,
-    )
-    server = Server(proc, f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + 30
-    try:
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"{target} exited:\n{log.read().decode()[-2000:]}")
-            try:
-                urllib.request.urlopen(server.url + "/healthz", timeout=1).close()
-                break
-            except urllib.error.HTTPError:
-                break  # the reference apps have no /healthz: a 404 means it is up
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        while len(server.pids()) < workers + 1 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        yield server
-    finally:
-        proc.send_signal(signal.SIGTERM)
+    with contextlib.ExitStack() as stack:
+        log = stack.enter_context(
+            log_path.open("w+b") if log_path is not None else tempfile.TemporaryFile()  # noqa: SIM115
+        )
+        proc = subprocess.Popen(
+            [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", target, *args],
+            cwd=ROOT,
+            env=full,
+            stdout=log,
+            stderr=log,
+        )
+        server = Server(proc, f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 30
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            while True:
+                if proc.poll() is not None:
+                    log.seek(0)
+                    raise RuntimeError(f"{target} exited:\n{log.read().decode()[-2000:]}")
+                try:
+                    urllib.request.urlopen(server.url + ready_path, timeout=1).close()
+                    break
+                except urllib.error.HTTPError as exc:
+                    if exc.code == 404:
+                        break  # the reference apps have no /healthz: a 404 means it is up
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+            while len(server.pids()) < workers + 1 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            yield server
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 @dataclass

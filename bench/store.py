@@ -19,13 +19,11 @@ import json
 import multiprocessing
 import os
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -37,7 +35,7 @@ from app.config.model import StoreConfig
 from app.invites import codes
 from app.store import open_store
 from app.store.model import Claimant, NewInvite
-from bench.common import BIN, ROOT, Server, free_port, wrk
+from bench.common import ROOT, gunicorn, wrk
 
 KEY = "bench-invitation-hash-key-0123456789abcdef"
 PASSWORD = "bench-password-0123456789"
@@ -102,7 +100,7 @@ def http_run(
         "CONNECTOR_LOG_LEVEL": "warning",
     }
     log = tmp / f"server-{secrets.token_hex(4)}.log"
-    with serve(env, workers, log) as server:
+    with gunicorn("wsgi:app", env, workers, log_path=log, ready_path="/readyz") as server:
         wrk(server, PATH, lua, 2, connections)  # warm-up: connections, caches, the pool
         offset = log.stat().st_size
         r = wrk(server, PATH, lua, seconds, connections)
@@ -115,48 +113,6 @@ def http_run(
         f"in-app p50 {in_app[0]:5.2f} ms p99 {in_app[1]:6.2f} ms  "
         f"cpu {r.cpu_us_per_request:.0f} us/request"
     )
-
-
-@contextmanager
-def serve(env: dict[str, str], workers: int, log: Path) -> Iterator[Server]:
-    """gunicorn -c gunicorn.conf.py wsgi:app, its output (the decision log) kept in `log`."""
-    port = free_port()
-    full = {
-        **os.environ,
-        **env,
-        "CONNECTOR_WORKERS": str(workers),
-        "CONNECTOR_BIND": f"127.0.0.1:{port}",
-    }
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env=full,
-            stdout=out,
-            stderr=out,
-        )
-    server = Server(proc, f"http://127.0.0.1:{port}")
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited:\n{log.read_text()[-2000:]}")
-            try:
-                urllib.request.urlopen(server.url + "/readyz", timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        while len(server.pids()) < workers + 1 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        yield server
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def app_latencies(log: Path, offset: int) -> tuple[float, float]:
