@@ -11,6 +11,7 @@ Checklist (fail closed):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -171,8 +172,9 @@ def _text(key: str, parsed: SignupRequest | None, svc: Services) -> str:
 
 
 def _try_again(rule: str, parsed: SignupRequest | None, svc: Services) -> Decision:
-    d = Decision.invalid(rule, _text("try_again", parsed, svc))
-    return Decision(d.action, d.rule, d.message, retryable=True)
+    return dataclasses.replace(
+        Decision.invalid(rule, _text("try_again", parsed, svc)), retryable=True
+    )
 
 
 def _log_decision(
