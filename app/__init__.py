@@ -12,6 +12,7 @@ from app import logs
 from app.auth import Authenticator
 from app.auth import monitor as certificate_monitor
 from app.config import Config, load_config
+from app.rules.engine import RuleSet
 from app.services import Services
 from app.store import wiring as store_wiring
 from app.web import connector, extension, health, openapi
@@ -25,7 +26,9 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
         config = load_config()
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(overrides)
-    services = Services(config=config, authenticator=Authenticator(config.auth))
+    services = Services(
+        config=config, authenticator=Authenticator(config.auth), rules=RuleSet(config)
+    )
     app.extensions["connector"] = services
 
     certificate_monitor.attach(services)  # expiry warnings, /readyz "certificates"

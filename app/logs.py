@@ -7,6 +7,7 @@ import logging
 import sys
 import threading
 import time
+from enum import Enum
 from json.encoder import encode_basestring_ascii as _esc
 from typing import Any
 
@@ -88,30 +89,59 @@ def _timestamp() -> str:
     return f"{_stamp[1]}.{int((now - second) * 1000):03d}Z"
 
 
-def decision(
-    head: tuple[str, str, str, str, str, int, str, str, float], extra: dict[str, Any] | None = None
-) -> None:
+def decision(head: tuple[Any, ...], extra: dict[str, Any] | None = None) -> None:
     """The per-request decision line, written directly: the hot path skips logging's machinery.
 
     ``head`` is (correlation id, contract, step, action, rule, status, auth method, auth
-    subject, latency ms). The line has the same JSON shape as every other line, preformatted
+    subject, latency ms); step and action may be their Enum members. The line has the same
+    JSON shape as every other line, preformatted
     because it is written once per request; every string is escaped. One write per line
     under a lock, so lines from gthread workers' threads never interleave.
     """
     if not log.isEnabledFor(logging.INFO):
         return
     cid, contract, step, action, rule, status, method, subject, latency = head
+    key = (contract, step, action, rule, status, method, subject)
+    middle = _middles.get(key)
+    if middle is None:
+        step, action = _plain(step), _plain(action)
+        middle = (
+            f'"contract":{_esc(contract)},"step":{_esc(step)},"action":{_esc(action)},'
+            f'"rule":{_esc(rule)},"status":{int(status)},'
+            f'"auth_method":{_esc(method)},"auth_subject":{_esc(subject)}'
+        )
+        if len(_middles) >= _MIDDLES_LIMIT:
+            _middles.clear()
+        _middles[key] = middle
     line = (
         f'{{"ts":"{_timestamp()}","level":"info","event":"decision",'
-        f'"correlation_id":{_esc(cid)},"contract":{_esc(contract)},"step":{_esc(step)},'
-        f'"action":{_esc(action)},"rule":{_esc(rule)},"status":{int(status)},'
-        f'"auth_method":{_esc(method)},"auth_subject":{_esc(subject)},'
-        f'"latency_ms":{float(latency)!r}'
+        f'"correlation_id":{_esc(cid)},{middle},"latency_ms":{float(latency)!r}'
     )
     if extra:
-        line += "," + _ENCODER.encode(extra)[1:-1]
+        line += "".join([f",{_esc(k)}:{_value(v)}" for k, v in extra.items()])
     with _write_lock:
         sys.stderr.write(line + "}\n")
+
+
+# The escaped middle of the line repeats: a few contracts, steps, actions, rules and callers.
+_middles: dict[tuple[Any, ...], str] = {}
+_MIDDLES_LIMIT = 4096
+
+
+def _plain(value: Any) -> str:
+    text: str = value.value if isinstance(value, Enum) else value
+    return text
+
+
+def _value(value: Any) -> str:
+    """One JSON value; strings and ints directly (an encoder call costs more than the line)."""
+    kind = type(value)
+    if kind is str:
+        return _esc(value)
+    if kind is int:
+        return str(value)
+    encoded: str = _ENCODER.encode(value)
+    return encoded
 
 
 def mask_email(email: str | None) -> str | None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from app.auth import Authenticator
 from app.config.model import Config
-from app.rules.engine import InvitationChecker
+from app.rules.engine import InvitationChecker, RuleSet
 
 # A readiness check returns (ok, details) and must be quick.
 ReadinessCheck = Callable[[], tuple[bool, dict[str, Any]]]
@@ -18,6 +18,7 @@ ReadinessCheck = Callable[[], tuple[bool, dict[str, Any]]]
 class Services:
     config: Config
     authenticator: Authenticator
+    rules: RuleSet
     invitations: InvitationChecker | None = None
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     store: Any = None

@@ -152,6 +152,42 @@ def test_slow_hash_verified_once_per_worker(
     assert len(calls) == 3
 
 
+def test_a_verified_header_is_remembered_as_a_digest_only(
+    config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth = BasicAuth(config.auth.basic)
+    header = basic("entra", PASSWORD)["Authorization"]
+    first = auth.authenticate({"HTTP_AUTHORIZATION": header})
+    assert first is not None
+
+    from app.auth import basic as basic_module
+
+    def must_not_parse(header: str | None) -> None:
+        raise AssertionError("a remembered header was parsed and verified again")
+
+    with monkeypatch.context() as m:
+        m.setattr(basic_module, "parse_basic_header", must_not_parse)
+        assert auth.authenticate({"HTTP_AUTHORIZATION": header}) is first
+    # Anything else still goes the whole way, and fails for its own reason.
+    wrong = basic("entra", PASSWORD + "x")["Authorization"]
+    with pytest.raises(AuthenticationError, match="does not match"):
+        auth.authenticate({"HTTP_AUTHORIZATION": wrong})
+    # The cache holds 32-byte keyed digests: neither the header nor the password.
+    [key] = auth._seen
+    assert len(key) == 32
+    assert PASSWORD.encode() not in key
+    assert header.encode() != key
+
+
+def test_remembered_headers_are_bounded(config: Config) -> None:
+    auth = BasicAuth(config.auth.basic)
+    header = basic("entra", PASSWORD)["Authorization"]
+    # Surrounding whitespace makes distinct headers that all verify.
+    for i in range(300):
+        assert auth.authenticate({"HTTP_AUTHORIZATION": " " * i + header}) is not None
+    assert 0 < len(auth._seen) <= 256
+
+
 def test_unknown_user_costs_a_slow_hash_too(make_config: Any, hashed: str) -> None:
     """Timing must not reveal which user names exist."""
     cfg: Config = make_config(ROTATION.format(hash=hashed), env={"OLD_PW": "a", "NEW_PW": "b"})

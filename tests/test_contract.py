@@ -256,3 +256,19 @@ def test_first_failure_decides_and_is_logged(
     r = client.post(STEP_URLS["post-attribute-collection"], json=body, headers=basic())
     assert r.get_json()["action"] == "ShowBlockPage"
     assert '"rule":"email_domains.deny"' in capfd.readouterr().err
+
+
+def test_claim_name_memo_matches_the_normaliser_and_is_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.contract import model
+
+    monkeypatch.setattr(model, "_SHORT_NAMES", {})
+    monkeypatch.setattr(model, "_SHORT_NAMES_LIMIT", 5)
+    names = [f"extension_{'ab' * 16}_Field{i}" for i in range(12)] + ["extension_Role"]
+    for name in names * 2:
+        assert model.short_claim_name(name) == model.normalise_claim_name(name)
+    assert len(model._SHORT_NAMES) == 5
+    long_name = "extension_" + "x" * 200
+    assert model.short_claim_name(long_name) == "x" * 200
+    assert long_name not in model._SHORT_NAMES

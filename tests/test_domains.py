@@ -141,3 +141,28 @@ def test_million_entries(tmp_path: Path) -> None:
     assert len(s) == 1_000_000
     assert s.match("mx.d999999.example", True) == "d999999.example"
     assert s.match("d1000000.example", True) is None
+
+
+def test_email_domain_remembers_valid_domains_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.errors import RequestError
+    from app.rules import domains
+
+    monkeypatch.setattr(domains, "_SEEN_DOMAINS", {})
+    for _ in range(2):
+        assert domains.email_domain("ada@Contoso.COM.") == "contoso.com"
+        with pytest.raises(RequestError, match="invalid domain"):
+            domains.email_domain("ada@bad_domain!.example")
+    assert domains._SEEN_DOMAINS == {"Contoso.COM.": "contoso.com"}
+
+
+def test_remembered_domains_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.rules import domains
+
+    monkeypatch.setattr(domains, "_SEEN_DOMAINS", {})
+    monkeypatch.setattr(domains, "_SEEN_DOMAINS_LIMIT", 10)
+    for i in range(25):
+        assert domains.email_domain(f"a@d{i}.Example") == f"d{i}.example"
+    assert 0 < len(domains._SEEN_DOMAINS) <= 10
+    # A long (whitespace-padded) domain is normalised but never kept.
+    assert domains.email_domain("a@x.example" + " " * 300) == "x.example"
+    assert all(len(k) <= 256 for k in domains._SEEN_DOMAINS)

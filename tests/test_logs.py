@@ -34,6 +34,17 @@ def test_decision_line_is_valid_json(capfd: pytest.CaptureFixture[str], text: st
     assert entry["email"] == "a***@contoso.com"
 
 
+def test_enum_members_log_as_their_values(capfd: pytest.CaptureFixture[str]) -> None:
+    from app.contract.model import Step
+    from app.decision import Action
+
+    logs.configure()
+    for step, action in [(Step.PRE_TOKEN_ISSUANCE, Action.BLOCK), (Step.UNKNOWN, Action.CONTINUE)]:
+        logs.decision(("c1", "api_connector", step, action, "default", 200, "basic", "e", 1.0))
+        entry = json.loads(capfd.readouterr().err.strip().splitlines()[-1])
+        assert (entry["step"], entry["action"]) == (step.value, action.value)
+
+
 @pytest.mark.parametrize(
     ("email", "masked"),
     [

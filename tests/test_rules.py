@@ -125,3 +125,34 @@ def test_enrichment_condition(make_config: Any) -> None:
     d = evaluate(request(email_domain="eu.partner.example"), cfg)
     assert dict(d.claims) == {"Partner": True}
     assert dict(evaluate(request(email_domain="other.example"), cfg).claims) == {}
+
+
+def test_rule_set_compiles_each_step_to_the_rules_that_apply(make_config: Any) -> None:
+    from app.rules import builtin
+    from app.rules.engine import RuleSet, plan_for
+
+    cfg = make_config(
+        DEV
+        + "[rules.email_domains]\ndeny=['mailinator.com']\nsteps=['post-federation-signup']\n"
+        + "[[rules.attributes]]\nname='city'\nrequired=true\nsteps=['pre-token-issuance']\n"
+        + "[[rules.claims]]\nname='Tier'\nvalue='gold'\nsteps=['pre-token-issuance']\n"
+    )
+    checks, claims = plan_for(cfg, Step.POST_FEDERATION_SIGNUP)
+    assert checks == (builtin.check_email_domain,) and claims == ()
+    checks, claims = plan_for(cfg, Step.PRE_TOKEN_ISSUANCE)
+    assert len(checks) == 1 and [c.name for c in claims] == ["Tier"]
+    checks, claims = plan_for(cfg, Step.POST_ATTRIBUTE_COLLECTION)
+    assert checks == () and claims == ()
+    # An unknown step runs every rule (fail closed).
+    checks, claims = plan_for(cfg, Step.UNKNOWN)
+    assert len(checks) == 2 and len(claims) == 1
+
+    rules = RuleSet(cfg)
+    blocked = request(step=Step.POST_FEDERATION_SIGNUP, email_domain="mailinator.com")
+    assert rules.evaluate(blocked).rule == "email_domains.deny"
+    # The same domain at a step the rule does not cover passes.
+    assert rules.evaluate(request(email_domain="mailinator.com")).action is Action.CONTINUE
+    d = rules.evaluate(request(step=Step.PRE_TOKEN_ISSUANCE))
+    assert (d.action, d.rule) == (Action.VALIDATION_ERROR, "attributes.city.missing")
+    d = rules.evaluate(request(step=Step.PRE_TOKEN_ISSUANCE, attributes={"city": "Paris"}))
+    assert (d.action, dict(d.claims)) == (Action.CONTINUE, {"Tier": "gold"})

@@ -57,6 +57,11 @@ class Authenticator:
         if basic is not None:
             challenges.append(basic.challenge)  # type: ignore[attr-defined]
         self.challenges = tuple(challenges)
+        # Per family, the configured methods that serve it, in order (once, not per request).
+        self._order = {
+            family: tuple((n, self.methods[n]) for n in names if n in self.methods)
+            for family, names in FAMILIES.items()
+        }
 
     def challenge_for(self, family: str) -> str:
         if family == "authentication_extension" and "entra_token" in self.methods:
@@ -66,10 +71,7 @@ class Authenticator:
     def authenticate(self, environ: Environ, family: str) -> Principal:
         failures: list[str] = []
         certificate_error: CertificateError | None = None
-        for name in FAMILIES[family]:
-            method = self.methods.get(name)
-            if method is None:
-                continue
+        for name, method in self._order[family]:
             try:
                 principal = method.authenticate(environ)
             except CertificateError as exc:

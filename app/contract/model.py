@@ -78,6 +78,20 @@ def normalise_claim_name(name: str) -> str:
     return ALIASES.get(name, name)
 
 
+_SHORT_NAMES: dict[str, str] = {}
+_SHORT_NAMES_LIMIT = 4096
+
+
+def short_claim_name(name: str) -> str:
+    """``normalise_claim_name``, remembered: a tenant sends the same few claim names."""
+    short = _SHORT_NAMES.get(name)
+    if short is None:
+        short = normalise_claim_name(name)
+        if len(_SHORT_NAMES) < _SHORT_NAMES_LIMIT and len(name) <= 128:
+            _SHORT_NAMES[name] = short
+    return short
+
+
 def normalise_issuer(issuer: str) -> str:
     """`google.com` and `google` (and likewise facebook) are the same identity provider."""
     value = issuer.strip().lower().rstrip(".")

@@ -12,8 +12,8 @@ from app.contract.model import (
     SignupRequest,
     Step,
     Value,
-    normalise_claim_name,
     normalise_issuer,
+    short_claim_name,
     step_from_body,
 )
 from app.errors import RequestError
@@ -69,16 +69,27 @@ def _string(data: dict[str, Any], key: str) -> str | None:
 def _identities(value: object) -> tuple[Identity, ...]:
     if value is None:
         return ()
-    if not isinstance(value, list) or len(value) > _MAX_IDENTITIES:
+    if type(value) is not list or len(value) > _MAX_IDENTITIES:
         raise RequestError(
             f"claim 'identities': expected an array of at most {_MAX_IDENTITIES} objects"
         )
     out = []
     for item in value:
-        if not isinstance(item, dict):
+        if type(item) is not dict:
             raise RequestError("claim 'identities': expected objects in the array")
-        fields = [_string(item, k) or "" for k in ("signInType", "issuer", "issuerAssignedId")]
-        out.append(Identity(fields[0], normalise_issuer(fields[1]), fields[2]))
+        sign_in_type = item.get("signInType")
+        issuer = item.get("issuer")
+        assigned = item.get("issuerAssignedId")
+        if type(sign_in_type) is str and type(issuer) is str and type(assigned) is str:
+            if not (sign_in_type + issuer + assigned).isascii():
+                check_text("signInType", sign_in_type)
+                check_text("issuer", issuer)
+                check_text("issuerAssignedId", assigned)
+        else:  # absent, null or the wrong type: the general path says which
+            sign_in_type = _string(item, "signInType") or ""
+            issuer = _string(item, "issuer") or ""
+            assigned = _string(item, "issuerAssignedId") or ""
+        out.append(Identity(sign_in_type, normalise_issuer(issuer), assigned))
     return tuple(out)
 
 
@@ -86,48 +97,55 @@ def parse_connector(body: bytes, url_step: Step | None) -> SignupRequest:
     """The API connector contract (REFERENCE §1); the URL's step wins over the body's."""
     data = load_json_object(body)
     attributes: dict[str, Value] = {}
-    custom = set()
+    custom = []
     for key, value in data.items():
-        if value is None or key == "identities":
-            continue  # a claim with no value is simply absent
-        if key.startswith("extension_"):
-            if not isinstance(value, str | bool | int):
+        kind = type(value)
+        # JSON gives exact types: str, bool and int are the scalars a claim may hold.
+        if kind is not str and kind is not bool and kind is not int:
+            if value is None or key == "identities":
+                continue  # a claim with no value is simply absent
+            if key.startswith("extension_"):
                 raise RequestError(
                     f"custom attribute {key!r}: expected a string, boolean or integer, "
-                    f"got {type(value).__name__}"
+                    f"got {kind.__name__}"
                 )
-            name = normalise_claim_name(key)
-            custom.add(name)
-        else:
             if key in STRING_CLAIMS:
-                if type(value) is not str:
-                    raise RequestError(
-                        f"claim {key!r}: expected a string, got {type(value).__name__}"
-                    )
-            elif not isinstance(value, str | bool | int):
-                continue  # unknown structured claims are not ours to judge
+                raise RequestError(f"claim {key!r}: expected a string, got {kind.__name__}")
+            continue  # unknown structured claims are not ours to judge
+        if key.startswith("extension_"):
+            name = short_claim_name(key)
+            custom.append(name)
+        elif key == "identities":
+            continue
+        else:
+            if kind is not str and key in STRING_CLAIMS:
+                raise RequestError(f"claim {key!r}: expected a string, got {kind.__name__}")
             name = ALIASES.get(key, key)
             if name != key and name in attributes:
                 continue  # surname beats lastName, client_id beats clientId
-        if type(value) is str and not value.isascii():
+        if kind is str and not value.isascii():
             check_text(key, value)
         attributes[name] = value
-    step = _step(attributes.get("step"), url_step)
     email = attributes.get("email")
+    email = email if isinstance(email, str) and email else None
     locale = attributes.get("ui_locales")
     client_id = attributes.get("client_id")
     object_id = attributes.get("objectId")
     return SignupRequest(
-        step=step,
-        email=email if isinstance(email, str) and email else None,
-        email_domain=email_domain(email) if isinstance(email, str) and email else None,
+        step=_step(attributes.get("step"), url_step),
+        email=email,
+        email_domain=email_domain(email) if email is not None else None,
         identities=_identities(data.get("identities")),
         locale=locale if isinstance(locale, str) and locale else None,
         client_id=client_id if isinstance(client_id, str) else None,
         object_id=object_id if isinstance(object_id, str) else None,
         attributes=MappingProxyType(attributes),
         custom=frozenset(custom),
+        attribute_types=_NO_TYPES,
     )
+
+
+_NO_TYPES: MappingProxyType[str, str] = MappingProxyType({})
 
 
 def _step(body_step: object, url_step: Step | None) -> Step:

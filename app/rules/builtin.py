@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
-from app.config.model import AttributeRule, Config
+from app.config.model import AttributeRule, ClaimRule, Config
 from app.contract.model import SignupRequest, Value
 from app.decision import Decision
 from app.rules.common import applies, text
@@ -14,6 +15,12 @@ def email_domains(request: SignupRequest, config: Config) -> Decision | None:
     rule = config.rules.email_domains
     if not rule.active or not applies(rule.steps, request.step):
         return None
+    return check_email_domain(request, config)
+
+
+def check_email_domain(request: SignupRequest, config: Config) -> Decision | None:
+    """The email-domain rule at a step it applies to."""
+    rule = config.rules.email_domains
     domain = request.email_domain
     if domain is None:
         if rule.require_email:
@@ -34,6 +41,12 @@ def identity_providers(request: SignupRequest, config: Config) -> Decision | Non
     rule = config.rules.identity_providers
     if not rule.active or not applies(rule.steps, request.step):
         return None
+    return check_identity_provider(request, config)
+
+
+def check_identity_provider(request: SignupRequest, config: Config) -> Decision | None:
+    """The identity-provider rule at a step it applies to."""
+    rule = config.rules.identity_providers
     provider = request.identity_provider
     if provider is not None and provider in rule.deny:
         return Decision.block(
@@ -74,23 +87,34 @@ def attribute_problem(rule: AttributeRule, value: Value | None) -> str | None:
 
 def attributes(request: SignupRequest, config: Config) -> Decision | None:
     for rule in config.rules.attributes:
-        if not applies(rule.steps, request.step):
-            continue
-        problem = attribute_problem(rule, request.attributes.get(rule.name))
-        if problem is not None:
-            message = text("attribute_invalid", request, config, rule.message)
-            return Decision.invalid(
-                f"attributes.{rule.name}.{problem.replace(' ', '_')}", message, {rule.name: message}
-            )
+        if applies(rule.steps, request.step):
+            decision = check_attribute(rule, request, config)
+            if decision is not None:
+                return decision
     return None
+
+
+def check_attribute(rule: AttributeRule, request: SignupRequest, config: Config) -> Decision | None:
+    """One attribute rule at a step it applies to."""
+    problem = attribute_problem(rule, request.attributes.get(rule.name))
+    if problem is None:
+        return None
+    message = text("attribute_invalid", request, config, rule.message)
+    return Decision.invalid(
+        f"attributes.{rule.name}.{problem.replace(' ', '_')}", message, {rule.name: message}
+    )
 
 
 def enrichment(request: SignupRequest, config: Config) -> dict[str, Value]:
     """Claims to set (when absent) or override on Continue."""
+    step = request.step
+    return enrich(tuple(r for r in config.rules.claims if applies(r.steps, step)), request)
+
+
+def enrich(rules: Iterable[ClaimRule], request: SignupRequest) -> dict[str, Value]:
+    """The claims of the rules that apply at the request's step."""
     claims: dict[str, Value] = {}
-    for rule in config.rules.claims:
-        if not applies(rule.steps, request.step):
-            continue
+    for rule in rules:
         if rule.when_email_domains:
             domain = request.email_domain or ""
             if not any(domain == d or domain.endswith("." + d) for d in rule.when_email_domains):

@@ -48,7 +48,21 @@ def email_domain(email: str) -> str:
     local, at, domain = email.rpartition("@")
     if not at or not local:
         raise RequestError("email address has no domain")
-    return normalise_domain(domain)
+    known = _SEEN_DOMAINS.get(domain)
+    if known is not None:
+        return known
+    normal = normalise_domain(domain)
+    # Sign-ups come from a few thousand domains at most: remember the valid ones, bounded.
+    if len(domain) <= _SEEN_KEY_LIMIT:
+        if len(_SEEN_DOMAINS) >= _SEEN_DOMAINS_LIMIT:
+            _SEEN_DOMAINS.clear()
+        _SEEN_DOMAINS[domain] = normal
+    return normal
+
+
+_SEEN_DOMAINS: dict[str, str] = {}
+_SEEN_DOMAINS_LIMIT = 4096
+_SEEN_KEY_LIMIT = 256
 
 
 class DomainSet:

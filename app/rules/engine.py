@@ -1,14 +1,21 @@
-"""Evaluate the rules in order; the first failure decides, else Continue with enrichment."""
+"""Evaluate the rules in order; the first failure decides, else Continue with enrichment.
+
+``RuleSet`` compiles the configuration once into, for each step, the checks that apply
+to it, so a request runs only what can decide it. ``evaluate`` does the same for a bare
+Config (tools and tests), compiling on every call.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Protocol
 
-from app.config.model import Config
-from app.contract.model import SignupRequest, Value
+from app.config.model import ClaimRule, Config
+from app.contract.model import SignupRequest, Step, Value
 from app.decision import Decision
 from app.rules import builtin
+from app.rules.common import applies
 
 
 class InvitationChecker(Protocol):
@@ -19,21 +26,53 @@ class InvitationChecker(Protocol):
     ) -> Decision | None: ...
 
 
-Rule = Callable[[SignupRequest, Config], Decision | None]
-ORDER: tuple[Rule, ...] = (builtin.email_domains, builtin.identity_providers, builtin.attributes)
+Check = Callable[[SignupRequest, Config], Decision | None]
+Plan = tuple[tuple[Check, ...], tuple[ClaimRule, ...]]
+
+
+def plan_for(config: Config, step: Step) -> Plan:
+    """The checks (in order) and the claim rules that apply at ``step``."""
+    rules = config.rules
+    checks: list[Check] = []
+    if rules.email_domains.active and applies(rules.email_domains.steps, step):
+        checks.append(builtin.check_email_domain)
+    if rules.identity_providers.active and applies(rules.identity_providers.steps, step):
+        checks.append(builtin.check_identity_provider)
+    checks.extend(
+        partial(builtin.check_attribute, rule)
+        for rule in rules.attributes
+        if applies(rule.steps, step)
+    )
+    claims = tuple(rule for rule in rules.claims if applies(rule.steps, step))
+    return tuple(checks), claims
+
+
+class RuleSet:
+    """The configuration's rules, compiled per step once (at start-up)."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._plans = {step: plan_for(config, step) for step in Step}
+
+    def evaluate(
+        self, request: SignupRequest, invitations: InvitationChecker | None = None
+    ) -> Decision:
+        """Pure in the request and configuration; the invitation rule alone touches the store."""
+        config = self.config
+        checks, claim_rules = self._plans[request.step]
+        for check in checks:
+            decision = check(request, config)
+            if decision is not None:
+                return decision
+        claims = builtin.enrich(claim_rules, request)
+        if invitations is not None:
+            decision = invitations(request, config, claims)
+            if decision is not None:
+                return decision
+        return Decision.proceed(claims)
 
 
 def evaluate(
     request: SignupRequest, config: Config, invitations: InvitationChecker | None = None
 ) -> Decision:
-    """Pure in the request and configuration; the invitation rule alone touches the store."""
-    for rule in ORDER:
-        decision = rule(request, config)
-        if decision is not None:
-            return decision
-    claims = builtin.enrichment(request, config)
-    if invitations is not None:
-        decision = invitations(request, config, claims)
-        if decision is not None:
-            return decision
-    return Decision.proceed(claims)
+    return RuleSet(config).evaluate(request, invitations)
