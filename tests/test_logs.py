@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -57,3 +58,61 @@ def test_enum_members_log_as_their_values(capfd: pytest.CaptureFixture[str]) -> 
 )
 def test_mask_email(email: str | None, masked: str | None) -> None:
     assert logs.mask_email(email) == masked
+
+
+HEAD = ("api_connector", "post-attribute-collection", "Continue", "default", 200, "basic")
+
+
+def test_lines_from_many_threads_never_interleave(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    import threading
+
+    logs.configure()
+    with (tmp_path / "err.log").open("w") as sink:
+        monkeypatch.setattr(sys, "stderr", sink)
+
+        def burst(n: int) -> None:
+            for i in range(300):
+                # Some lines longer than PIPE_BUF take the locked path.
+                reason = "x" * (5000 if i % 50 == 0 else n)
+                logs.decision((f"{n}-{i}", *HEAD, "subject", 1.0), {"reason": reason})
+
+        threads = [threading.Thread(target=burst, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    lines = (tmp_path / "err.log").read_text().splitlines()
+    ids = [json.loads(line)["correlation_id"] for line in lines]
+    assert sorted(ids) == sorted(f"{n}-{i}" for n in range(8) for i in range(300))
+
+
+def test_an_in_memory_stderr_gets_the_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import sys
+
+    logs.configure()
+    buffer = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", buffer)
+    logs.decision(("c2", *HEAD, "subject", 1.0))
+    assert json.loads(buffer.getvalue())["correlation_id"] == "c2"
+
+
+def test_a_broken_stderr_does_not_raise(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    class Broken:
+        def fileno(self) -> int:
+            raise OSError("closed")
+
+        def write(self, text: str) -> int:
+            raise OSError("broken pipe")
+
+        def flush(self) -> None:
+            raise OSError("broken pipe")
+
+    logs.configure()
+    monkeypatch.setattr(sys, "stderr", Broken())
+    logs.decision(("c3", *HEAD, "subject", 1.0))  # must return: the answer matters more

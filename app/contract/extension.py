@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -47,12 +46,9 @@ _MAX_ATTRIBUTES = 200
 _MAX_IDENTITIES = 20
 
 
-@dataclass(frozen=True)
-class ExtensionRequest(SignupRequest):
-    """A SignupRequest that remembers each attribute's name as the request spelt it."""
-
-    # Short name -> full request name (e.g. "Role" -> "extension_<appid>_Role").
-    names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+# The extension parser's result: a SignupRequest whose `names` remembers each attribute's
+# spelling (e.g. "Role" -> "extension_<appid>_Role").
+ExtensionRequest = SignupRequest
 
 
 def _object(value: object, where: str) -> dict[str, Any]:
@@ -209,7 +205,7 @@ def _coerce(value: Value, kind: str | None) -> Value | None:
 
 
 def _output_name(short: str, parsed: SignupRequest | None, prefix: str) -> str:
-    if isinstance(parsed, ExtensionRequest) and short in parsed.names:
+    if parsed is not None and short in parsed.names:
         return parsed.names[short]
     return short if short in BUILTIN_CLAIMS else prefix + short
 

@@ -141,11 +141,7 @@ def parse_connector(body: bytes, url_step: Step | None) -> SignupRequest:
         object_id=object_id if isinstance(object_id, str) else None,
         attributes=MappingProxyType(attributes),
         custom=frozenset(custom),
-        attribute_types=_NO_TYPES,
     )
-
-
-_NO_TYPES: MappingProxyType[str, str] = MappingProxyType({})
 
 
 def _step(body_step: object, url_step: Step | None) -> Step:
