@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
+from typing import Any
 
 
 class Action(Enum):
@@ -14,7 +15,8 @@ class Action(Enum):
     VALIDATION_ERROR = "ValidationError"
 
 
-_EMPTY: Mapping[str, object] = MappingProxyType({})
+# Shared: a read-only empty mapping need not be built for every decision.
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -23,9 +25,9 @@ class Decision:
     rule: str  # the rule that decided ("default" when every rule passed)
     message: str = ""
     # Claims to return with Continue, by short name (custom ones get their prefix on output).
-    claims: Mapping[str, str | bool | int] = field(default_factory=lambda: MappingProxyType({}))
+    claims: Mapping[str, str | bool | int] = field(default_factory=lambda: _EMPTY)
     # Per-attribute messages (the authentication-extension contract shows them by field).
-    attribute_errors: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    attribute_errors: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     # Whether the caller changed nothing and may simply retry (internal failures).
     retryable: bool = False
 

@@ -61,17 +61,18 @@ def check_identity_provider(request: SignupRequest, config: Config) -> Decision 
     return None
 
 
-def _as_text(value: Value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def attribute_problem(rule: AttributeRule, value: Value | None) -> str | None:
     """Why the value breaks the rule, or None; the reason is for the log, not the user."""
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if isinstance(value, str):
+        if not value.strip():
+            return "missing" if rule.required else None
+        raw = value
+    elif value is None:
         return "missing" if rule.required else None
-    raw = _as_text(value)
+    elif isinstance(value, bool):
+        raw = "true" if value else "false"
+    else:
+        raw = str(value)
     if rule.min_length is not None and len(raw) < rule.min_length:
         return "too short"
     if rule.max_length is not None and len(raw) > rule.max_length:

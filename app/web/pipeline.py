@@ -41,7 +41,8 @@ from app.services import Services
 from app.web.problem import problem
 
 Answer = tuple[int, dict[str, object]]
-_BODY_ENCODER = json.JSONEncoder(ensure_ascii=False)
+# Answers are flat maps built here: no cycles to look for.
+_BODY_ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False)
 
 
 @dataclass(frozen=True)
