@@ -95,8 +95,8 @@ def decision(head: tuple[Any, ...], extra: dict[str, Any] | None = None) -> None
 
     ``head`` is (correlation id, contract, step, action, rule, status, auth method, auth
     subject, latency ms); step and action may be their Enum members. The line has the same
-    JSON shape as every other line, preformatted
-    because it is written once per request; every string is escaped, so the line is ASCII.
+    JSON shape as every other line, preformatted because it is written once per request;
+    every string is escaped, so the line is ASCII.
     One write(2) per line (see ``_emit``), so lines from gthread workers' threads never
     interleave.
     """
@@ -117,10 +117,11 @@ def decision(head: tuple[Any, ...], extra: dict[str, Any] | None = None) -> None
         _middles[key] = middle
     line = (
         f'{{"ts":"{_timestamp()}","level":"info","event":"decision",'
-        f'"correlation_id":{_esc(cid)},{middle},"latency_ms":{float(latency)!r}'
+        f'"correlation_id":{_esc(cid)},{middle},"latency_ms":{float(latency):.3f}'
     )
     if extra:
-        line += "".join([f",{_esc(k)}:{_value(v)}" for k, v in extra.items()])
+        for k, v in extra.items():
+            line += f",{_esc(k)}:{_esc(v) if type(v) is str else _value(v)}"
     _emit(line + "}\n")
 
 

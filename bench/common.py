@@ -65,14 +65,18 @@ class Server:
         return [self.proc.pid, *kids]
 
     def cpu_seconds(self) -> float:
-        total = 0
+        return sum(self.cpu_by_pid().values())
+
+    def cpu_by_pid(self) -> dict[int, float]:
+        """CPU seconds (user + system) of the master and of each worker."""
+        out = {}
         for pid in self.pids():
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except FileNotFoundError:
                 continue
-            total += int(fields[11]) + int(fields[12])  # utime + stime
-        return total / CLK_TCK
+            out[pid] = (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+        return out
 
 
 @contextmanager
@@ -146,6 +150,9 @@ class LoadResult:
     errors: int
     non2xx: int
     cpu_us_per_request: float
+    # The busiest worker's share of the workers' CPU: 1/workers when balanced, 1.0 when one
+    # worker served everything (gthread's uneven accept, docs/operations.md).
+    busiest_share: float = 1.0
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -161,7 +168,7 @@ def _ms(text: str) -> float:
 def wrk(
     server: Server, path: str, lua: Path, seconds: int, connections: int, threads: int = 1
 ) -> LoadResult:
-    cpu0 = server.cpu_seconds()
+    before = server.cpu_by_pid()
     out = subprocess.run(
         [
             need_wrk(),
@@ -180,7 +187,11 @@ def wrk(
         timeout=seconds + 30,
         check=True,
     ).stdout
-    cpu = server.cpu_seconds() - cpu0
+    after = server.cpu_by_pid()
+    cpu = sum(after.values()) - sum(before.values())
+    master = server.proc.pid
+    worker_cpu = [t - before.get(pid, 0.0) for pid, t in after.items() if pid != master]
+    share = max(worker_cpu) / sum(worker_cpu) if worker_cpu and sum(worker_cpu) > 0 else 1.0
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
@@ -189,7 +200,14 @@ def wrk(
     errors = sum(int(x) for x in err.groups()) if err else 0
     non = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return LoadResult(
-        total, rps, p50, p99, errors, int(non.group(1)) if non else 0, cpu / max(total, 1) * 1e6
+        total,
+        rps,
+        p50,
+        p99,
+        errors,
+        int(non.group(1)) if non else 0,
+        cpu / max(total, 1) * 1e6,
+        share,
     )
 
 

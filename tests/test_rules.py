@@ -137,14 +137,15 @@ def test_rule_set_compiles_each_step_to_the_rules_that_apply(make_config: Any) -
         + "[[rules.attributes]]\nname='city'\nrequired=true\nsteps=['pre-token-issuance']\n"
         + "[[rules.claims]]\nname='Tier'\nvalue='gold'\nsteps=['pre-token-issuance']\n"
     )
-    checks, claims = plan_for(cfg, Step.POST_FEDERATION_SIGNUP)
+    checks, claims, _ = plan_for(cfg, Step.POST_FEDERATION_SIGNUP)
     assert checks == (builtin.check_email_domain,) and claims == ()
-    checks, claims = plan_for(cfg, Step.PRE_TOKEN_ISSUANCE)
+    checks, claims, fixed = plan_for(cfg, Step.PRE_TOKEN_ISSUANCE)
     assert len(checks) == 1 and [c.name for c in claims] == ["Tier"]
-    checks, claims = plan_for(cfg, Step.POST_ATTRIBUTE_COLLECTION)
+    assert fixed is not None and dict(fixed.claims) == {"Tier": "gold"}
+    checks, claims, _ = plan_for(cfg, Step.POST_ATTRIBUTE_COLLECTION)
     assert checks == () and claims == ()
     # An unknown step runs every rule (fail closed).
-    checks, claims = plan_for(cfg, Step.UNKNOWN)
+    checks, claims, _ = plan_for(cfg, Step.UNKNOWN)
     assert len(checks) == 2 and len(claims) == 1
 
     rules = RuleSet(cfg)
@@ -156,3 +157,26 @@ def test_rule_set_compiles_each_step_to_the_rules_that_apply(make_config: Any) -
     assert (d.action, d.rule) == (Action.VALIDATION_ERROR, "attributes.city.missing")
     d = rules.evaluate(request(step=Step.PRE_TOKEN_ISSUANCE, attributes={"city": "Paris"}))
     assert (d.action, dict(d.claims)) == (Action.CONTINUE, {"Tier": "gold"})
+
+
+@pytest.mark.parametrize(
+    ("claim", "fixed"),
+    [
+        ("name='Tier'\nvalue='gold'", True),
+        ("name='Tier'\nvalue='gold'\noverride=false", False),  # depends on the request
+        ("name='Tier'\nvalue='gold'\nwhen_email_domains=['contoso.com']", False),
+    ],
+)
+def test_continue_is_built_once_only_when_no_claim_depends_on_the_request(
+    make_config: Any, claim: str, fixed: bool
+) -> None:
+    from app.rules import builtin
+    from app.rules.engine import RuleSet, plan_for
+
+    cfg = make_config(DEV + "[[rules.claims]]\n" + claim + "\n")
+    assert (plan_for(cfg, Step.POST_ATTRIBUTE_COLLECTION).fixed_continue is not None) is fixed
+    rules = RuleSet(cfg)
+    for attributes, domain in [({}, "contoso.com"), ({"Tier": "silver"}, "fabrikam.com")]:
+        req = request(attributes=attributes, email_domain=domain)
+        # Built once or per request, the claims are the ones the rule-by-rule path gives.
+        assert dict(rules.evaluate(req).claims) == builtin.enrichment(req, cfg)

@@ -100,6 +100,11 @@ def parse_connector(body: bytes, url_step: Step | None) -> SignupRequest:
     custom = []
     for key, value in data.items():
         kind = type(value)
+        if kind is str and key in _PLAIN_CLAIMS:  # the usual claims take the short way
+            if not value.isascii():
+                check_text(key, value)
+            attributes[key] = value
+            continue
         # JSON gives exact types: str, bool and int are the scalars a claim may hold.
         if kind is not str and kind is not bool and kind is not int:
             if value is None or key == "identities":
@@ -131,16 +136,17 @@ def parse_connector(body: bytes, url_step: Step | None) -> SignupRequest:
     locale = attributes.get("ui_locales")
     client_id = attributes.get("client_id")
     object_id = attributes.get("objectId")
+    # Positional: keyword matching costs as much as the rest of building it.
     return SignupRequest(
-        step=_step(attributes.get("step"), url_step),
-        email=email,
-        email_domain=email_domain(email) if email is not None else None,
-        identities=_identities(data.get("identities")),
-        locale=locale if isinstance(locale, str) and locale else None,
-        client_id=client_id if isinstance(client_id, str) else None,
-        object_id=object_id if isinstance(object_id, str) else None,
-        attributes=MappingProxyType(attributes),
-        custom=frozenset(custom),
+        _step(attributes.get("step"), url_step),
+        email,
+        email_domain(email) if email is not None else None,
+        _identities(data.get("identities")),
+        locale if isinstance(locale, str) and locale else None,
+        client_id if isinstance(client_id, str) else None,
+        object_id if isinstance(object_id, str) else None,
+        MappingProxyType(attributes),
+        frozenset(custom),
     )
 
 
@@ -177,3 +183,5 @@ STRING_CLAIMS = frozenset(
         "step",
     }
 )
+# String claims that are neither aliases nor custom: stored under their own name.
+_PLAIN_CLAIMS = STRING_CLAIMS - ALIASES.keys()

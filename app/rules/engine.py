@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from app.config.model import ClaimRule, Config
 from app.contract.model import SignupRequest, Step, Value
@@ -27,7 +27,14 @@ class InvitationChecker(Protocol):
 
 
 Check = Callable[[SignupRequest, Config], Decision | None]
-Plan = tuple[tuple[Check, ...], tuple[ClaimRule, ...]]
+
+
+class Plan(NamedTuple):
+    checks: tuple[Check, ...]  # in order; the first that returns a Decision decides
+    claims: tuple[ClaimRule, ...]
+    # Continue with these claims for every request, when no claim rule depends on the request
+    # (built once: a Decision costs more to build than all the checks together).
+    fixed_continue: Decision | None
 
 
 def plan_for(config: Config, step: Step) -> Plan:
@@ -44,7 +51,10 @@ def plan_for(config: Config, step: Step) -> Plan:
         if applies(rule.steps, step)
     )
     claims = tuple(rule for rule in rules.claims if applies(rule.steps, step))
-    return tuple(checks), claims
+    fixed = None
+    if all(rule.override and not rule.when_email_domains for rule in claims):
+        fixed = Decision.proceed(builtin.enrich(claims, SignupRequest(step)))
+    return Plan(tuple(checks), claims, fixed)
 
 
 class RuleSet:
@@ -59,11 +69,13 @@ class RuleSet:
     ) -> Decision:
         """Pure in the request and configuration; the invitation rule alone touches the store."""
         config = self.config
-        checks, claim_rules = self._plans[request.step]
+        checks, claim_rules, fixed_continue = self._plans[request.step]
         for check in checks:
             decision = check(request, config)
             if decision is not None:
                 return decision
+        if fixed_continue is not None and invitations is None:
+            return fixed_continue
         claims = builtin.enrich(claim_rules, request)
         if invitations is not None:
             decision = invitations(request, config, claims)

@@ -192,13 +192,13 @@ def _log_decision(
     head = (
         correlation_id,
         adapter.family,
-        step,
-        action,
+        step._value_,  # the plain attribute: `.value` is a property, and this runs per call
+        action._value_,
         decision.rule,
         status,
         principal.method,
         principal.subject,
-        round((time.perf_counter() - started) * 1000, 3),
+        (time.perf_counter() - started) * 1000,
     )
     extra: dict[str, Any] = {}
     if principal.thumbprint:
