@@ -117,13 +117,22 @@ class DomainSet:
         """The listed domain that covers ``domain`` (itself or a parent), or None."""
         if not self._count:
             return None
-        if not include_subdomains:
-            return domain if self._has(_hash(domain)) else None
+        # The probe of _has, inlined: this runs for every request, once per label.
+        table, mask = self._table, self._mask
         start = 0
         while True:
             suffix = domain[start:] if start else domain
-            if self._has(_hash(suffix)):
-                return suffix
+            h = hash(suffix) or 1
+            i = h & mask
+            while True:
+                v = table[i]
+                if v == h:
+                    return suffix
+                if v == 0:
+                    break
+                i = (i + 1) & mask
+            if not include_subdomains:
+                return None
             start = domain.find(".", start) + 1
             if start == 0:
                 return None
