@@ -65,6 +65,16 @@ class Server:
             time.sleep(0.05)
         raise AssertionError(f"{needle!r} not in server log:\n{self.log()[-3000:]}")
 
+    def wait_for_log_count(self, needle: str, count: int, timeout: float = 10.0) -> int:
+        """How often `needle` is in the log, once it is there `count` times (a worker's
+        thread may still be writing what the client has already seen happen)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.log().count(needle)
+            if found >= count or time.monotonic() >= deadline:
+                return found
+            time.sleep(0.05)
+
 
 @contextmanager
 def gunicorn(

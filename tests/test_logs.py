@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -78,6 +79,8 @@ def test_lines_from_many_threads_never_interleave(
                 # Some lines longer than PIPE_BUF take the locked path.
                 reason = "x" * (5000 if i % 50 == 0 else n)
                 logs.decision((f"{n}-{i}", *HEAD, "subject", 1.0), {"reason": reason})
+                # Events go through logging's handler and the text stream, to the same file.
+                logs.event(logging.WARNING, "test.event", correlation_id=f"e{n}-{i}")
 
         threads = [threading.Thread(target=burst, args=(n,)) for n in range(8)]
         for t in threads:
@@ -86,7 +89,8 @@ def test_lines_from_many_threads_never_interleave(
             t.join()
     lines = (tmp_path / "err.log").read_text().splitlines()
     ids = [json.loads(line)["correlation_id"] for line in lines]
-    assert sorted(ids) == sorted(f"{n}-{i}" for n in range(8) for i in range(300))
+    expected = [f"{p}{n}-{i}" for p in ("", "e") for n in range(8) for i in range(300)]
+    assert sorted(ids) == sorted(expected)
 
 
 def test_an_in_memory_stderr_gets_the_line(monkeypatch: pytest.MonkeyPatch) -> None:

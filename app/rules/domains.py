@@ -100,29 +100,18 @@ class DomainSet:
         return self._count
 
     def __contains__(self, domain: object) -> bool:
-        return isinstance(domain, str) and self._has(_hash(domain))
-
-    def _has(self, h: int) -> bool:
-        table, mask = self._table, self._mask
-        i = h & mask
-        while True:
-            v = table[i]
-            if v == h:
-                return True
-            if v == 0:
-                return False
-            i = (i + 1) & mask
+        return isinstance(domain, str) and self.match(domain, False) is not None
 
     def match(self, domain: str, include_subdomains: bool) -> str | None:
         """The listed domain that covers ``domain`` (itself or a parent), or None."""
         if not self._count:
             return None
-        # The probe of _has, inlined: this runs for every request, once per label.
+        # One loop, no helper calls: this runs for every request, once per label.
         table, mask = self._table, self._mask
         start = 0
         while True:
             suffix = domain[start:] if start else domain
-            h = hash(suffix) or 1
+            h = hash(suffix) or 1  # _hash(), inlined
             i = h & mask
             while True:
                 v = table[i]
