@@ -48,8 +48,9 @@ format: $(DEV)
 	$(BIN)/ruff format app tests
 	$(BIN)/ruff check --fix .
 
-## bench: side-by-side throughput/latency figures (takes a few minutes)
+## bench: instructions per request (valgrind), then side-by-side throughput/latency figures (~15 min)
 bench: $(DEV)
+	$(BIN)/python bench/instructions.py
 	$(BIN)/python bench/connector.py
 	$(BIN)/python bench/tls.py
 	$(BIN)/python bench/store.py

@@ -31,26 +31,28 @@ def free_port() -> int:
 
 
 def need_wrk() -> str:
-    wrk = shutil.which("wrk")
-    if wrk:
-        return wrk
-    print("wrk not found: installing Debian's wrk (apt-get install -y wrk) ...", flush=True)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "wrk"],
-        check=False,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wrk = shutil.which("wrk")
-    if not wrk:
-        subprocess.run(["apt-get", "update", "-qq"], check=False, stdout=subprocess.DEVNULL)
+    return need_tool("wrk")
+
+
+def need_tool(name: str, package: str | None = None) -> str:
+    """The path of a command, installing its Debian package first if it is missing."""
+    found = shutil.which(name)
+    if found:
+        return found
+    package = package or name
+    print(f"{name} not found: installing Debian's {package} (apt-get install) ...", flush=True)
+    for update in (False, True):
+        if update:
+            subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True)
         subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL
+            ["apt-get", "install", "-y", "-qq", package], check=False, capture_output=True
         )
-        wrk = shutil.which("wrk")
-    if not wrk:
-        sys.exit("wrk is required for the benchmark")
-    return wrk
+        if shutil.which(name):
+            break
+    found = shutil.which(name)
+    if not found:
+        sys.exit(f"{name} is required for the benchmark (Debian package {package})")
+    return found
 
 
 @dataclass

@@ -83,8 +83,8 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
-def fmt(r: LoadResult) -> str:
-    mark = "*" if r.busiest_share > BALANCED_SHARE else " "
+def fmt(r: LoadResult, workers: int = 2) -> str:
+    mark = "*" if workers > 1 and r.busiest_share > BALANCED_SHARE else " "
     return (
         f"{r.rps:9.0f} req/s  p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms  "
         f"cpu {r.cpu_us_per_request:6.0f} us/req  busiest worker {r.busiest_share:4.0%}{mark} "
@@ -205,7 +205,7 @@ def main() -> int:
                     retried += attempts - 1
                     unbalanced += r.busiest_share > BALANCED_SHARE and args.workers > 1
                     results[name].append(r)
-                    print(f"  round {rnd + 1} {name:14s} {fmt(r)}", flush=True)
+                    print(f"  round {rnd + 1} {name:14s} {fmt(r, args.workers)}", flush=True)
         med = {
             k: {
                 f: median([getattr(r, f) for r in v])
@@ -258,10 +258,11 @@ def main() -> int:
         print(f"unexpected statuses or socket errors across all runs: {bad}")
 
         print("== slow password hash (scrypt) as the basic credential", flush=True)
-        with gunicorn("wsgi:app", {**env, "CONNECTOR_CONFIG": str(cfg_hash)}) as server:
+        hashed_env = {**env, "CONNECTOR_CONFIG": str(cfg_hash)}
+        with gunicorn("wsgi:app", hashed_env, workers=args.workers) as server:
             wrk(server, PATH, lua, 2, args.connections)
             r, _ = balanced_wrk(server, lua, args)
-        print(f"  hashed credential {fmt(r)}")
+        print(f"  hashed credential {fmt(r, args.workers)}")
         print(
             f"  ratio hashed/plain-env credential {r.rps / med['connector']['rps']:.2f} "
             "(near 1: the hash is verified once per worker, then cached)"
