@@ -128,7 +128,9 @@ def decision(head: tuple[Any, ...], extra: dict[str, Any] | None = None) -> None
 # A write(2) of at most PIPE_BUF bytes to a pipe is atomic, and Linux serialises writes to
 # one open regular file: a line that fits needs no lock. Holding a lock across the system
 # call made every other thread that logs wait for it, and the text layer's own buffering
-# and flushing cost as much again; both showed up in the server CPU per request.
+# and flushing cost as much again; both showed up in the server CPU per request. Writing
+# past sys.stderr's buffer is safe because everything else writes whole lines to it and
+# flushes them at once (logging's handler flushes every record).
 _ATOMIC = 4096
 _stderr_fd: tuple[object, int] = (None, -1)
 
