@@ -8,9 +8,9 @@ Checklist:
  (4) a slow hash is verified at most once per worker per credential (keyed-hash cache);
      a user name that matches nothing still costs one slow verification (dummy hash);
  (5) never log or keep the presented password; failures say why only in the log;
- (6) a header that verified before is recognised by its keyed hash (HMAC-SHA-256 under a
-     per-process random key: keyed BLAKE2b): only successes are remembered, a hit needs the exact
-     header, and the cache keeps digests, not headers.
+ (6) a header that verified before is recognised by its keyed hash (BLAKE2b under a
+     per-process random key): only successes are remembered, a hit needs the exact header,
+     and the cache keeps digests, not headers.
 """
 
 from __future__ import annotations
