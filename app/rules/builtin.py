@@ -1,4 +1,7 @@
-"""The store-free rules: email domains, identity providers, attributes, claim enrichment."""
+"""The store-free rules: email domains, identity providers, attributes, claim enrichment.
+
+Each check runs at a step it applies to; app/rules/engine.py picks the checks per step.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +11,7 @@ from collections.abc import Iterable
 from app.config.model import AttributeRule, ClaimRule, Config
 from app.contract.model import SignupRequest, Value
 from app.decision import Decision
-from app.rules.common import applies, text
-
-
-def email_domains(request: SignupRequest, config: Config) -> Decision | None:
-    rule = config.rules.email_domains
-    if not rule.active or not applies(rule.steps, request.step):
-        return None
-    return check_email_domain(request, config)
+from app.rules.common import text
 
 
 def check_email_domain(request: SignupRequest, config: Config) -> Decision | None:
@@ -35,13 +31,6 @@ def check_email_domain(request: SignupRequest, config: Config) -> Decision | Non
             "email_domains.allow", text("email_domain_blocked", request, config, rule.message)
         )
     return None
-
-
-def identity_providers(request: SignupRequest, config: Config) -> Decision | None:
-    rule = config.rules.identity_providers
-    if not rule.active or not applies(rule.steps, request.step):
-        return None
-    return check_identity_provider(request, config)
 
 
 def check_identity_provider(request: SignupRequest, config: Config) -> Decision | None:
@@ -86,15 +75,6 @@ def attribute_problem(rule: AttributeRule, value: Value | None) -> str | None:
     return None
 
 
-def attributes(request: SignupRequest, config: Config) -> Decision | None:
-    for rule in config.rules.attributes:
-        if applies(rule.steps, request.step):
-            decision = check_attribute(rule, request, config)
-            if decision is not None:
-                return decision
-    return None
-
-
 def check_attribute(rule: AttributeRule, request: SignupRequest, config: Config) -> Decision | None:
     """One attribute rule at a step it applies to."""
     problem = attribute_problem(rule, request.attributes.get(rule.name))
@@ -106,14 +86,8 @@ def check_attribute(rule: AttributeRule, request: SignupRequest, config: Config)
     )
 
 
-def enrichment(request: SignupRequest, config: Config) -> dict[str, Value]:
-    """Claims to set (when absent) or override on Continue."""
-    step = request.step
-    return enrich(tuple(r for r in config.rules.claims if applies(r.steps, step)), request)
-
-
 def enrich(rules: Iterable[ClaimRule], request: SignupRequest) -> dict[str, Value]:
-    """The claims of the rules that apply at the request's step."""
+    """Claims to set (when absent) or override on Continue, from the rules of the step."""
     claims: dict[str, Value] = {}
     for rule in rules:
         if rule.when_email_domains:
