@@ -8,7 +8,6 @@ import os
 import sys
 import threading
 import time
-from enum import Enum
 from json.encoder import encode_basestring_ascii as _esc
 from typing import Any
 
@@ -90,13 +89,14 @@ def _timestamp() -> str:
     return f"{_stamp[1]}.{int((now - second) * 1000):03d}Z"
 
 
-def decision(head: tuple[Any, ...], extra: dict[str, Any] | None = None) -> None:
+def decision(
+    head: tuple[str, str, str, str, str, int, str, str, float], extra: dict[str, Any] | None = None
+) -> None:
     """The per-request decision line, written directly: the hot path skips logging's machinery.
 
     ``head`` is (correlation id, contract, step, action, rule, status, auth method, auth
-    subject, latency ms); step and action may be their Enum members. The line has the same
-    JSON shape as every other line, preformatted because it is written once per request;
-    every string is escaped, so the line is ASCII.
+    subject, latency ms). The line has the same JSON shape as every other line, preformatted
+    because it is written once per request; every string is escaped, so the line is ASCII.
     One write(2) per line (see ``_emit``), so lines from gthread workers' threads never
     interleave.
     """
@@ -106,7 +106,6 @@ def decision(head: tuple[Any, ...], extra: dict[str, Any] | None = None) -> None
     key = (contract, step, action, rule, status, method, subject)
     middle = _middles.get(key)
     if middle is None:
-        step, action = _plain(step), _plain(action)
         middle = (
             f'"contract":{_esc(contract)},"step":{_esc(step)},"action":{_esc(action)},'
             f'"rule":{_esc(rule)},"status":{int(status)},'
@@ -162,13 +161,8 @@ def _emit(line: str) -> None:
 
 
 # The escaped middle of the line repeats: a few contracts, steps, actions, rules and callers.
-_middles: dict[tuple[Any, ...], str] = {}
+_middles: dict[tuple[str, str, str, str, int, str, str], str] = {}
 _MIDDLES_LIMIT = 4096
-
-
-def _plain(value: Any) -> str:
-    text: str = value.value if isinstance(value, Enum) else value
-    return text
 
 
 def _value(value: Any) -> str:

@@ -7,8 +7,10 @@ import logging
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 
 from app import logs
+from tests.support import basic
 
 HOSTILE = ['quote " back\\slash', "new\nline", "ünïcødé ✓", "\u0000ctrl", "</script>"]
 
@@ -36,14 +38,22 @@ def test_decision_line_is_valid_json(capfd: pytest.CaptureFixture[str], text: st
     assert entry["email"] == "a***@contoso.com"
 
 
-def test_enum_members_log_as_their_values(capfd: pytest.CaptureFixture[str]) -> None:
+def test_step_and_action_are_logged_as_their_contract_names(
+    client: FlaskClient, capfd: pytest.CaptureFixture[str]
+) -> None:
     from app.contract.model import Step
     from app.decision import Action
 
-    logs.configure()
-    for step, action in [(Step.PRE_TOKEN_ISSUANCE, Action.BLOCK), (Step.UNKNOWN, Action.CONTINUE)]:
-        logs.decision(("c1", "api_connector", step, action, "default", 200, "basic", "e", 1.0))
-        entry = json.loads(capfd.readouterr().err.strip().splitlines()[-1])
+    good = {"email": "a@contoso.com", "postalCode": "12345"}
+    cases = [
+        ("/api/connector/pre-token-issuance", b"not json", Step.PRE_TOKEN_ISSUANCE, Action.BLOCK),
+        ("/api/connector", json.dumps(good).encode(), Step.UNKNOWN, Action.CONTINUE),
+    ]
+    for url, body, step, action in cases:
+        headers = {**basic(), "Content-Type": "application/json"}
+        client.post(url, data=body, headers=headers)
+        lines = capfd.readouterr().err.strip().splitlines()
+        entry = json.loads([line for line in lines if '"event":"decision"' in line][-1])
         assert (entry["step"], entry["action"]) == (step.value, action.value)
 
 
