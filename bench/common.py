@@ -30,10 +30,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def need_wrk() -> str:
-    return need_tool("wrk")
-
-
 def need_tool(name: str, package: str | None = None) -> str:
     """The path of a command, installing its Debian package first if it is missing."""
     found = shutil.which(name)
@@ -173,7 +169,7 @@ def wrk(
     before = server.cpu_by_pid()
     out = subprocess.run(
         [
-            need_wrk(),
+            need_tool("wrk"),
             f"-t{threads}",
             f"-c{connections}",
             f"-d{seconds}s",

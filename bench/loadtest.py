@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import need_wrk
+from bench.common import need_tool
 from bench.loadtest_tls import TlsKind, TlsResult, run_tls
 from bench.loadtest_wrk import ANSWERS, WrkKind, WrkResult, run_wrk, write_script
 from tests import pki
@@ -93,7 +93,7 @@ def main() -> int:
     args = ap.parse_args()
     if not 1 <= args.seconds <= 80:
         ap.error("--seconds must be between 1 and 80 (the whole run stays under 90 s)")
-    wrk = need_wrk()
+    wrk = need_tool("wrk")
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         server_files = pki.write_files(d, "server", pki.server_cert())

@@ -222,18 +222,7 @@ def root_ca(
     not_after: datetime | None = None,
 ) -> Issued:
     """A self-signed root CA (keyCertSign, cRLSign; no EKU, no SAN)."""
-    return _sign(
-        subject,
-        issuer=None,
-        key=key or new_key(key_type),
-        ca=True,
-        san=None,
-        eku="none",
-        key_usage=("digital_signature", "key_cert_sign", "crl_sign"),
-        not_before=not_before,
-        not_after=not_after,
-        days=365,
-    )
+    return _ca(subject, None, key or new_key(key_type), not_before, not_after)
 
 
 def intermediate_ca(
@@ -246,10 +235,20 @@ def intermediate_ca(
     not_after: datetime | None = None,
 ) -> Issued:
     """A CA issued by `issuer`."""
+    return _ca(subject, issuer, key or new_key(key_type), not_before, not_after)
+
+
+def _ca(
+    subject: str,
+    issuer: Issued | None,
+    key: Key,
+    not_before: datetime | None,
+    not_after: datetime | None,
+) -> Issued:
     return _sign(
         subject,
         issuer=issuer,
-        key=key or new_key(key_type),
+        key=key,
         ca=True,
         san=None,
         eku="none",

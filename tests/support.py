@@ -12,7 +12,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -57,22 +57,23 @@ class Server:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def wait_for_log(self, needle: str, timeout: float = 10.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = self.log()
-            if needle in text:
-                return text
-            time.sleep(0.05)
-        raise AssertionError(f"{needle!r} not in server log:\n{self.log()[-3000:]}")
+        text = self._poll_log(lambda text: needle in text, timeout)
+        if needle not in text:
+            raise AssertionError(f"{needle!r} not in server log:\n{text[-3000:]}")
+        return text
 
     def wait_for_log_count(self, needle: str, count: int, timeout: float = 10.0) -> int:
         """How often `needle` is in the log, once it is there `count` times (a worker's
         thread may still be writing what the client has already seen happen)."""
+        return self._poll_log(lambda text: text.count(needle) >= count, timeout).count(needle)
+
+    def _poll_log(self, ready: Callable[[str], bool], timeout: float) -> str:
+        """The log once `ready` holds for it, or as it is when `timeout` runs out."""
         deadline = time.monotonic() + timeout
         while True:
-            found = self.log().count(needle)
-            if found >= count or time.monotonic() >= deadline:
-                return found
+            text = self.log()
+            if ready(text) or time.monotonic() >= deadline:
+                return text
             time.sleep(0.05)
 
 
