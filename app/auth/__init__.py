@@ -88,7 +88,7 @@ class Authenticator:
             failures.append(f"certificate: {certificate_error}")
         if failures:
             raise AuthenticationError("; ".join(failures))
-        served = [n for n in FAMILIES[family] if n in self.methods]
+        served = [name for name, _ in self._order[family]]
         if served == ["certificate"]:
             # Only a certificate could admit this request: nothing to challenge for.
             raise CertificateError("no certificate presented")
