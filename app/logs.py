@@ -120,7 +120,7 @@ def decision(
     )
     if extra:
         for k, v in extra.items():
-            line += f",{_esc(k)}:{_esc(v) if type(v) is str else _value(v)}"
+            line += f",{_esc(k)}:{_value(v)}"
     _emit(line + "}\n")
 
 
